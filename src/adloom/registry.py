@@ -1,0 +1,133 @@
+"""Backends chosen by short name.
+
+Each stage (``planner``, ``renderer``, ``verifier``, ``embedder``) has a table of short
+names. Built-ins are registered as dotted paths so that importing adloom never imports a
+heavy backend (torch, diffusers) until it is asked for. A name that is not in the table
+may be a dotted path (``package.module:Class``) or an entry point in the
+``adloom.backends`` group named ``<kind>.<name>``, which is how third parties plug in.
+
+Every backend class has a ``Config`` pydantic model with ``extra="forbid"`` and a
+``type`` literal, so a single settings file selects and configures the whole stack.
+"""
+
+from __future__ import annotations
+
+import importlib
+from importlib.metadata import entry_points
+from typing import Any, ClassVar, Generic, TypeVar
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from adloom.errors import AdloomError
+
+KINDS = ("planner", "renderer", "verifier", "embedder")
+
+_BUILTINS: dict[str, dict[str, str]] = {
+    "planner": {"template": "adloom.director.template:TemplatePlanner"},
+    "renderer": {"template": "adloom.producer.template:TemplateRenderer"},
+    "verifier": {"basic": "adloom.verifier.basic:BasicVerifier"},
+    "embedder": {
+        "minilm": "adloom.director.embeddings:MiniLMEmbedder",
+        "hashing": "adloom.director.embeddings:HashingEmbedder",
+    },
+}
+_REGISTERED: dict[str, dict[str, type[Any]]] = {k: {} for k in KINDS}
+
+
+class BackendConfig(BaseModel):
+    """Base for per-backend settings: unknown keys are errors, ``type`` names the backend."""
+
+    model_config = ConfigDict(extra="forbid")
+    type: str
+
+
+ConfigT = TypeVar("ConfigT", bound=BackendConfig)
+
+
+class Backend(Generic[ConfigT]):
+    """Mixin for backends: holds the validated config and the registry name."""
+
+    name: ClassVar[str]
+    Config: ClassVar[type[BackendConfig]]
+
+    def __init__(self, config: ConfigT | None = None) -> None:
+        self.config: ConfigT = config if config is not None else self.Config(type=self.name)  # type: ignore[assignment]
+
+
+T = TypeVar("T", bound=type[Any])
+
+
+def register(kind: str, name: str) -> Any:
+    """Class decorator registering a backend under ``kind``/``name`` (for plugins and tests)."""
+    _check_kind(kind)
+
+    def deco(cls: T) -> T:
+        _REGISTERED[kind][name] = cls
+        return cls
+
+    return deco
+
+
+def _check_kind(kind: str) -> None:
+    if kind not in KINDS:
+        raise AdloomError(f"unknown backend kind {kind!r} (known: {', '.join(KINDS)})")
+
+
+def available(kind: str) -> list[str]:
+    """Short names usable for ``kind``: built-ins, registered classes and entry points."""
+    _check_kind(kind)
+    names = set(_BUILTINS[kind]) | set(_REGISTERED[kind])
+    for ep in entry_points(group="adloom.backends"):
+        k, _, n = ep.name.partition(".")
+        if k == kind:
+            names.add(n)
+    return sorted(names)
+
+
+def resolve(kind: str, name: str) -> type[Any]:
+    """The backend class for a short name, a dotted path or an entry point."""
+    _check_kind(kind)
+    if name in _REGISTERED[kind]:
+        return _REGISTERED[kind][name]
+    target = _BUILTINS[kind].get(name)
+    if target is None:
+        for ep in entry_points(group="adloom.backends"):
+            if ep.name == f"{kind}.{name}":
+                cls: type[Any] = ep.load()
+                return cls
+    if target is None and (":" in name or "." in name):
+        target = name
+    if target is None:
+        raise AdloomError(
+            f"unknown {kind} backend {name!r} (available: {', '.join(available(kind))})"
+        )
+    module_name, _, attr = target.partition(":")
+    if not attr:
+        module_name, _, attr = target.rpartition(".")
+    try:
+        module = importlib.import_module(module_name)
+        return getattr(module, attr)  # type: ignore[no-any-return]
+    except (ImportError, AttributeError) as exc:
+        if isinstance(exc, ImportError) and isinstance(exc.__cause__, AdloomError):
+            raise exc.__cause__ from None
+        raise AdloomError(f"cannot load {kind} backend {name!r} from {target!r}: {exc}") from exc
+
+
+def create(kind: str, spec: str | dict[str, Any] | BackendConfig | None, default: str) -> Any:
+    """Instantiate a backend from a short name, a config dict (with ``type``) or a config."""
+    if spec is None:
+        spec = default
+    if isinstance(spec, str):
+        spec = {"type": spec}
+    if isinstance(spec, BackendConfig):
+        cls = resolve(kind, spec.type)
+        return cls(spec)
+    name = spec.get("type", default)
+    cls = resolve(kind, str(name))
+    try:
+        config = cls.Config.model_validate({**spec, "type": name})
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        loc = ".".join(str(p) for p in err["loc"])
+        raise AdloomError(f"{kind} backend {name!r}: {loc}: {err['msg']}") from None
+    return cls(config)
