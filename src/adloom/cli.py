@@ -1,0 +1,250 @@
+"""Command line: a thin layer over library calls. Errors print one line and exit 2."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections.abc import Callable
+from functools import wraps
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from adloom.domain import SCHEMAS, Context, User
+from adloom.errors import AdloomError, InputError
+
+app = typer.Typer(
+    name="adloom",
+    help="Generative, personalized advertising: plan, render and verify ad creatives.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+err = Console(stderr=True)
+out = Console()
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def fails_cleanly(fn: F) -> F:
+    """Turn adloom's own errors into one line on stderr and exit code 2."""
+
+    @wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except AdloomError as exc:
+            err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+            raise typer.Exit(2) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TextColumn("{task.fields[step]}"),
+        console=err,
+        transient=False,
+    )
+
+
+CampaignOpt = Annotated[Path, typer.Option("--campaign", "-c", help="Campaign JSON file.")]
+UsersOpt = Annotated[Path | None, typer.Option("--users", "-u", help="Users JSON file.")]
+
+
+@app.command()
+@fails_cleanly
+def demo(
+    out_dir: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")] = Path("out/demo"),
+    workers: Annotated[int, typer.Option(help="Parallel render/verify workers.")] = 2,
+    campaign_file: Annotated[
+        Path | None, typer.Option("--campaign", help="Use this campaign instead of the sample.")
+    ] = None,
+    users_file: Annotated[Path | None, typer.Option("--users", help="Users for --campaign.")] = None,
+) -> None:
+    """Run the whole loop on the bundled sample campaign (or your own files)."""
+    from adloom.demo import load_sample, run_campaign
+    from adloom.io import load_campaign, load_users
+    from adloom.pipeline import AdPipeline, PipelineSettings
+
+    if campaign_file is not None:
+        if users_file is None:
+            raise InputError("--users", "required with --campaign")
+        campaign, users = load_campaign(campaign_file), load_users(users_file)
+    else:
+        campaign, users = load_sample()
+    started = time.perf_counter()
+    with _progress() as bar:
+        task = bar.add_task("loading models", total=None, step="")
+        pipeline = AdPipeline.from_settings(PipelineSettings(workers=workers))
+        pipeline.planner.profile(users[0], campaign)  # warm the embedding model once
+        bar.update(task, description="adloom demo", total=pipeline.total_steps(campaign, users))
+        result = run_campaign(
+            campaign, users, out_dir, pipeline=pipeline,
+            progress=lambda msg: bar.update(task, advance=1, step=msg),
+        )
+    run = result.run
+    decisions: dict[str, int] = {}
+    for res in [*run.generic.values(), *(p.result for p in run.pairs if not p.reused_generic)]:
+        decisions[res.verdict.decision] = decisions.get(res.verdict.decision, 0) + 1
+    personalized = sum(not p.reused_generic for p in run.pairs)
+    out.print(
+        f"[bold green]done[/] in {time.perf_counter() - started:.1f}s: "
+        f"{len(run.users)} users x {len(campaign.products)} products, "
+        f"{personalized} personalized + {len(run.generic)} generic creatives, "
+        f"verdicts {decisions}"
+    )
+    for p in run.pairs:
+        if p.reused_generic and p.product_id == campaign.products[0].id:
+            out.print(f"  {p.user_id}: generic creative — {p.plan.matching.rationale}")
+    out.print(f"open {result.index}")
+
+
+def _find_user(users: list[User], user_id: str, where: Path) -> User:
+    for u in users:
+        if u.id == user_id:
+            return u
+    raise InputError(where, f"no user with id {user_id!r}")
+
+
+def _context(base: Context, aspect_ratio: str | None, duration: float | None) -> Context:
+    from adloom.io import parse
+
+    data = base.model_dump()
+    if aspect_ratio is not None:
+        data["aspect_ratio"] = aspect_ratio
+    if duration is not None:
+        data["duration_s"] = duration
+    return parse(Context, data, "--aspect-ratio/--duration")
+
+
+def _emit(text: str, dest: Path | None) -> None:
+    from adloom.io import write_text
+
+    if dest is None:
+        sys.stdout.write(text + "\n")
+    else:
+        write_text(dest, text + "\n")
+        err.print(f"wrote {dest}")
+
+
+@app.command()
+@fails_cleanly
+def plan(
+    campaign_file: CampaignOpt,
+    product: Annotated[str | None, typer.Option(help="Product id (default: the first).")] = None,
+    users_file: UsersOpt = None,
+    user: Annotated[str | None, typer.Option(help="User id; omit for the generic plan.")] = None,
+    aspect_ratio: Annotated[str | None, typer.Option(help="16:9 or 9:16.")] = None,
+    duration: Annotated[float | None, typer.Option(help="Seconds.")] = None,
+    seed: int = 0,
+    out_file: Annotated[Path | None, typer.Option("--out", "-o", help="Write the plan here.")] = None,
+) -> None:
+    """Write a CreativePlan (JSON) for one user and product, or the generic plan."""
+    from adloom import registry
+    from adloom.io import load_campaign, load_users
+
+    campaign = load_campaign(campaign_file)
+    prod = campaign.products[0] if product is None else _product(campaign, product, campaign_file)
+    ctx = _context(campaign.contexts[0], aspect_ratio, duration)
+    the_user = None
+    if user is not None:
+        if users_file is None:
+            raise InputError("--users", "required with --user")
+        the_user = _find_user(load_users(users_file), user, users_file)
+    planner = registry.create("planner", "template", "template")
+    result = planner.plan(campaign, prod, ctx, the_user, seed=seed)
+    _emit(result.model_dump_json(indent=2), out_file)
+
+
+def _product(campaign: Any, product_id: str, where: Path) -> Any:
+    try:
+        return campaign.product(product_id)
+    except KeyError:
+        ids = ", ".join(p.id for p in campaign.products)
+        raise InputError(where, f"no product with id {product_id!r} (have: {ids})") from None
+
+
+@app.command()
+@fails_cleanly
+def render(
+    plan_file: Annotated[Path, typer.Argument(help="CreativePlan JSON.")],
+    campaign_file: CampaignOpt,
+    out_file: Annotated[Path, typer.Option("--out", "-o", help="MP4 to write.")] = Path("creative.mp4"),
+    renderer: Annotated[str, typer.Option(help="Renderer backend.")] = "template",
+) -> None:
+    """Render a plan to an MP4 (plus a thumbnail and a creative.json record beside it)."""
+    from adloom import registry
+    from adloom.io import load_campaign, load_plan, write_model
+    from adloom.pipeline import relative_to
+
+    the_plan = load_plan(plan_file)
+    campaign = load_campaign(campaign_file)
+    _product(campaign, the_plan.product_id, plan_file)
+    backend = registry.create("renderer", renderer, "template")
+    thumb = out_file.with_suffix(".png")
+    creative = backend.render(the_plan, campaign, out_file, thumbnail_path=thumb)
+    record = out_file.with_suffix(".json")
+    write_model(record, relative_to(creative, record.parent))
+    err.print(f"wrote {out_file}, {thumb} and {record}")
+
+
+@app.command()
+@fails_cleanly
+def verify(
+    video: Annotated[Path, typer.Argument(help="MP4 to check.")],
+    plan_file: Annotated[Path, typer.Option("--plan", "-p", help="The plan it was made from.")],
+    campaign_file: CampaignOpt,
+    creative_file: Annotated[
+        Path | None, typer.Option("--creative", help="creative.json written by render.")
+    ] = None,
+    users_file: UsersOpt = None,
+    out_file: Annotated[Path | None, typer.Option("--out", "-o", help="Write the verdict here.")] = None,
+) -> None:
+    """Verify a creative and print its Verdict (exit 1 unless accepted)."""
+    from adloom import registry
+    from adloom.domain import Creative
+    from adloom.io import load_campaign, load_plan, load_users, parse, read_json
+    from adloom.media import creative_for_file
+
+    the_plan = load_plan(plan_file)
+    campaign = load_campaign(campaign_file)
+    _product(campaign, the_plan.product_id, plan_file)
+    if creative_file is not None:
+        creative = parse(Creative, read_json(creative_file), creative_file)
+        creative = creative.model_copy(update={"path": str(video)})
+    else:
+        creative = creative_for_file(video, the_plan)
+    profile = None
+    if users_file is not None and the_plan.user_id is not None:
+        planner = registry.create("planner", "template", "template")
+        profile = planner.profile(_find_user(load_users(users_file), the_plan.user_id, users_file), campaign)
+    verifier = registry.create("verifier", "basic", "basic")
+    verdict = verifier.verify(creative, the_plan, campaign, profile)
+    _emit(verdict.model_dump_json(indent=2), out_file)
+    if verdict.decision != "accept":
+        raise typer.Exit(1)
+
+
+@app.command()
+@fails_cleanly
+def schema(
+    name: Annotated[str, typer.Argument(help=f"One of: {', '.join(SCHEMAS)}.")],
+    out_file: Annotated[Path | None, typer.Option("--out", "-o")] = None,
+) -> None:
+    """Print the JSON Schema of a domain model (plan, campaign, verdict, ...)."""
+    if name not in SCHEMAS:
+        raise InputError("schema", f"unknown schema {name!r} (known: {', '.join(SCHEMAS)})")
+    _emit(json.dumps(SCHEMAS[name].model_json_schema(), indent=2), out_file)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()

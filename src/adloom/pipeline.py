@@ -1,0 +1,258 @@
+"""The Personalized Creative Generation loop, assembled from injected components.
+
+``AdPipeline`` takes a planner (Director), a renderer (Producer) and a verifier and runs
+them over a campaign: one generic creative per product (the baseline personalization has
+to beat), then one plan per (user, product) pair. A pair that falls back to generic (no
+consent, no history, low compatibility) reuses the product's generic creative instead of
+rendering a copy, and its plan says why.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from adloom import registry
+from adloom.director.base import Planner
+from adloom.domain import Campaign, Context, Creative, CreativePlan, User, UserProfile, Verdict
+from adloom.errors import AdloomError
+from adloom.io import write_model
+from adloom.producer.base import Renderer
+from adloom.verifier.base import Verifier
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[str], None]
+
+
+class PipelineSettings(BaseModel):
+    """Which backend runs each stage; each entry is a short name or a backend config dict."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    planner: str | dict[str, Any] = "template"
+    renderer: str | dict[str, Any] = "template"
+    verifier: str | dict[str, Any] = "basic"
+    workers: int = 2
+
+
+@dataclass
+class CreativeResult:
+    """A rendered and verified creative with the files it was written to."""
+
+    plan: CreativePlan
+    creative: Creative
+    verdict: Verdict
+    directory: Path
+
+
+@dataclass
+class PairResult:
+    user_id: str
+    product_id: str
+    plan: CreativePlan
+    result: CreativeResult
+    reused_generic: bool
+
+
+@dataclass
+class RunResult:
+    campaign: Campaign
+    context: Context
+    users: list[User]
+    profiles: dict[str, UserProfile]
+    generic: dict[str, CreativeResult]
+    pairs: list[PairResult] = field(default_factory=list)
+
+    def pair(self, user_id: str, product_id: str) -> PairResult:
+        for p in self.pairs:
+            if p.user_id == user_id and p.product_id == product_id:
+                return p
+        raise KeyError((user_id, product_id))
+
+
+def relative_to(creative: Creative, directory: Path) -> Creative:
+    """A copy of ``creative`` whose file paths are relative to ``directory``."""
+
+    def rel(path: str | None) -> str | None:
+        return None if path is None else os.path.relpath(path, directory)
+
+    return creative.model_copy(
+        update={"path": rel(creative.path), "thumbnail": rel(creative.thumbnail)}
+    )
+
+
+def reanchor(creative: Creative, old: Path, new: Path) -> Creative:
+    """``creative`` with absolute paths under ``old`` moved under ``new``."""
+
+    def move(path: str | None) -> str | None:
+        if path is None or not Path(path).is_relative_to(old):
+            return path
+        return str(new / Path(path).relative_to(old))
+
+    return creative.model_copy(
+        update={"path": move(creative.path), "thumbnail": move(creative.thumbnail)}
+    )
+
+
+class AdPipeline:
+    """Director -> Producer -> Verifier over a campaign; components are swappable."""
+
+    def __init__(
+        self,
+        planner: Planner,
+        renderer: Renderer,
+        verifier: Verifier | None,
+        *,
+        workers: int = 2,
+    ) -> None:
+        if verifier is None:
+            # Compliance is not optional in production; make switching it off loud.
+            log.warning(
+                "adloom pipeline built WITHOUT a verifier: creatives are not checked for "
+                "grounding, disclosure or quality and must not be served"
+            )
+        self.planner = planner
+        self.renderer = renderer
+        self.verifier = verifier
+        self.workers = max(1, workers)
+
+    @classmethod
+    def from_settings(cls, settings: PipelineSettings | None = None) -> AdPipeline:
+        s = settings or PipelineSettings()
+        return cls(
+            registry.create("planner", s.planner, "template"),
+            registry.create("renderer", s.renderer, "template"),
+            registry.create("verifier", s.verifier, "basic"),
+            workers=s.workers,
+        )
+
+    @property
+    def components(self) -> dict[str, Any]:
+        return {"planner": self.planner, "renderer": self.renderer, "verifier": self.verifier}
+
+    # ------------------------------------------------------------------ steps
+
+    def produce(
+        self, plan: CreativePlan, campaign: Campaign, directory: Path,
+        profile: UserProfile | None = None,
+    ) -> CreativeResult:
+        """Render and verify one plan into ``directory`` (plan, video, thumbnail, verdict)."""
+        directory.mkdir(parents=True, exist_ok=True)
+        write_model(directory / "plan.json", plan)
+        creative = self.renderer.render(
+            plan, campaign, directory / "creative.mp4", thumbnail_path=directory / "thumbnail.png"
+        )
+        if self.verifier is None:
+            verdict = Verdict(
+                creative_id=creative.creative_id, plan_id=plan.plan_id, decision="revise",
+                checks=[], rationale="not verified: the pipeline has no verifier",
+                verifier="none",
+            )
+        else:
+            verdict = self.verifier.verify(creative, plan, campaign, profile)
+        # On disk, file paths are relative to the record so the folder can be moved.
+        write_model(directory / "creative.json", relative_to(creative, directory))
+        write_model(directory / "verdict.json", verdict)
+        return CreativeResult(plan, creative, verdict, directory)
+
+    def run(
+        self,
+        campaign: Campaign,
+        users: Sequence[User],
+        out_dir: Path,
+        *,
+        context: Context | None = None,
+        seed: int = 0,
+        progress: Progress | None = None,
+    ) -> RunResult:
+        """Plan, render and verify every (user, product) pair plus the generic baselines.
+
+        Steps: 1. validate the audience, 2. model each user, 3. generic creative per
+        product, 4. plan each pair, 5. render and verify the personalized plans.
+        """
+        tick = progress or (lambda _msg: None)
+        ctx = context or campaign.contexts[0]
+        # 1. audience
+        if campaign.audience.user_ids is not None:
+            wanted = set(campaign.audience.user_ids)
+            users = [u for u in users if u.id in wanted]
+        if not users:
+            raise AdloomError("no users to plan for (check the users file and campaign.audience)")
+        # 2. profiles
+        profiles: dict[str, UserProfile] = {}
+        for user in users:
+            profiles[user.id] = self.planner.profile(user, campaign)
+            write_model(out_dir / "users" / user.id / "profile.json", profiles[user.id])
+            tick(f"profiled {user.id}")
+        result = RunResult(campaign, ctx, list(users), profiles, generic={})
+        # 3. generic baselines
+        generic_plans = {
+            p.id: self.planner.plan(campaign, p, ctx, None, None, seed=seed)
+            for p in campaign.products
+        }
+        # 4. pair plans
+        todo: list[tuple[User, str, CreativePlan]] = []
+        for user in users:
+            for product in campaign.products:
+                plan = self.planner.plan(
+                    campaign, product, ctx, user, profiles[user.id], seed=seed
+                )
+                todo.append((user, product.id, plan))
+                tick(f"planned {user.id} x {product.id}")
+        # 5. render + verify, generic first (fallback pairs reuse them)
+        with ThreadPoolExecutor(max_workers=self.workers) as pool:
+            gen_futs = {
+                pid: pool.submit(self.produce, plan, campaign, out_dir / "generic" / pid)
+                for pid, plan in generic_plans.items()
+            }
+            pair_futs = {
+                (user.id, pid): pool.submit(
+                    self.produce, plan, campaign, out_dir / "users" / user.id / pid,
+                    profiles[user.id],
+                )
+                for user, pid, plan in todo
+                if plan.kind == "personalized"
+            }
+            for pid, fut in gen_futs.items():
+                result.generic[pid] = fut.result()
+                tick(f"rendered generic {pid}")
+            for user, pid, plan in todo:
+                if plan.kind == "personalized":
+                    res = pair_futs[(user.id, pid)].result()
+                    reused = False
+                else:
+                    res = self._reuse_generic(result.generic[pid], plan, out_dir / "users" / user.id / pid)
+                    reused = True
+                result.pairs.append(PairResult(user.id, pid, plan, res, reused))
+                tick(f"rendered {user.id} x {pid}")
+        return result
+
+    @staticmethod
+    def _reuse_generic(generic: CreativeResult, plan: CreativePlan, directory: Path) -> CreativeResult:
+        """Link the product's generic creative into the pair's folder with the pair's plan."""
+        directory.mkdir(parents=True, exist_ok=True)
+        write_model(directory / "plan.json", plan)
+        for name in ("creative.mp4", "thumbnail.png", "creative.json", "verdict.json"):
+            src = generic.directory / name
+            if not src.exists():
+                continue
+            dst = directory / name
+            dst.unlink(missing_ok=True)
+            try:
+                os.link(src, dst)
+            except OSError:
+                shutil.copyfile(src, dst)
+        return CreativeResult(plan, generic.creative, generic.verdict, directory)
+
+    def total_steps(self, campaign: Campaign, users: Sequence[User]) -> int:
+        n_users, n_products = len(users), len(campaign.products)
+        return n_users + n_products + 2 * n_users * n_products
