@@ -44,8 +44,10 @@ def shadow(img: Image.Image) -> Image.Image:
 def boots() -> Image.Image:
     img, d = canvas()
     leather, sole, lace = hexrgb("#8a5a2b"), hexrgb("#2b2b2b"), hexrgb("#e8c547")
-    d.polygon([(200, 120), (360, 120), (370, 380), (520, 420), (540, 500), (150, 500), (170, 300)],
-              fill=leather)
+    d.polygon(
+        [(200, 120), (360, 120), (370, 380), (520, 420), (540, 500), (150, 500), (170, 300)],
+        fill=leather,
+    )
     d.rectangle((140, 500, 550, 545), fill=sole)
     for x in range(150, 550, 28):
         d.rectangle((x, 532, x + 14, 552), fill=sole)
@@ -75,7 +77,12 @@ def headphones() -> Image.Image:
 
 def cold_brew() -> Image.Image:
     img, d = canvas()
-    glass, coffee, label, cap = hexrgb("#d9d2c5"), hexrgb("#3b2314"), hexrgb("#f4ead5"), hexrgb("#c8782a")
+    glass, coffee, label, cap = (
+        hexrgb("#d9d2c5"),
+        hexrgb("#3b2314"),
+        hexrgb("#f4ead5"),
+        hexrgb("#c8782a"),
+    )
     d.rounded_rectangle((230, 60, 410, 110), radius=10, fill=cap)
     d.rectangle((255, 110, 385, 170), fill=glass)
     d.rounded_rectangle((190, 160, 450, 580), radius=50, fill=glass)
@@ -122,7 +129,10 @@ def gradient(size: tuple[int, int], top: RGB, bottom: RGB) -> Image.Image:
     d = ImageDraw.Draw(img)
     for y in range(h):
         t = y / (h - 1)
-        d.line([(0, y), (w, y)], fill=tuple(round(a + (b - a) * t) for a, b in zip(top, bottom, strict=True)))
+        d.line(
+            [(0, y), (w, y)],
+            fill=tuple(round(a + (b - a) * t) for a, b in zip(top, bottom, strict=True)),
+        )
     return img
 
 
@@ -234,8 +244,12 @@ def garden(seed: int) -> Image.Image:
 def main() -> None:
     PRODUCTS.mkdir(parents=True, exist_ok=True)
     PHOTOS.mkdir(parents=True, exist_ok=True)
-    for name, fn in [("boots", boots), ("headphones", headphones), ("coldbrew", cold_brew),
-                     ("serum", serum)]:
+    for name, fn in [
+        ("boots", boots),
+        ("headphones", headphones),
+        ("coldbrew", cold_brew),
+        ("serum", serum),
+    ]:
         fn().save(PRODUCTS / f"{name}.png", optimize=True)
     for name, args in {
         "northpeak-logo": ("Northpeak", "#1e4d3a", "#f2efe6", "N"),

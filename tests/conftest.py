@@ -29,7 +29,9 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 LICENSE = LicenseRecord(license="CC0-1.0", holder="adloom tests", source="drawn by the test")
 
 
-def draw_product(path: Path, color: tuple[int, int, int], size: tuple[int, int] = (400, 400)) -> Path:
+def draw_product(
+    path: Path, color: tuple[int, int, int], size: tuple[int, int] = (400, 400)
+) -> Path:
     img = Image.new("RGBA", size, (0, 0, 0, 0))
     d = ImageDraw.Draw(img)
     w, h = size
@@ -61,7 +63,9 @@ def draw_photo(path: Path, top: tuple[int, int, int], bottom: tuple[int, int, in
     return path
 
 
-def make_product(tmp: Path, pid: str = "boots", color: tuple[int, int, int] = (30, 90, 60)) -> Product:
+def make_product(
+    tmp: Path, pid: str = "boots", color: tuple[int, int, int] = (30, 90, 60)
+) -> Product:
     tmp.mkdir(parents=True, exist_ok=True)
     draw_product(tmp / f"{pid}.png", color)
     draw_logo(tmp / f"{pid}-logo.png", pid.upper(), color)
@@ -116,8 +120,12 @@ def users(tmp_path: Path) -> list[User]:
             id="hiker",
             consent=Consent(personalization=True),
             history=[
-                HistoryItem(title="Three days on the Highland trail", tags=["hiking", "trail"],
-                            text="Muddy boots and wild camping", image=str(hiker_img)),
+                HistoryItem(
+                    title="Three days on the Highland trail",
+                    tags=["hiking", "trail"],
+                    text="Muddy boots and wild camping",
+                    image=str(hiker_img),
+                ),
                 HistoryItem(title="Best budget tents of the year", tags=["camping", "deals"]),
                 HistoryItem(title="Summit sunrise hike", tags=["hiking"], text="Up at 4am"),
                 HistoryItem(title="How to waterproof your gear", tags=["gear", "how-to"]),

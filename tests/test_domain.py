@@ -41,36 +41,73 @@ def make_plan(campaign: Campaign, durations: tuple[float, ...] = (2.0, 2.0, 2.0)
     for i, d in enumerate(durations):
         scenes.append(
             Scene(
-                index=i, role=roles[i % len(roles)], start_s=t, duration_s=d,  # type: ignore[arg-type]
-                on_screen_text=GroundedText(text="Go further, stay dry", source="copy", source_id="h1"),
+                index=i,
+                role=roles[i % len(roles)],
+                start_s=t,
+                duration_s=d,  # type: ignore[arg-type]
+                on_screen_text=GroundedText(
+                    text="Go further, stay dry", source="copy", source_id="h1"
+                ),
                 background=Background(colors=["#112233", "#445566"]),
             )
         )
         t += d
     return CreativePlan(
-        plan_id="p1", campaign_id=campaign.id, product_id=product.id, kind="generic",
-        matching=MatchDecision(compatibility=0.0, threshold=0.3, personalized=False, rationale="generic"),
-        context=Context(duration_s=t), scenes=scenes,
-        cta=CallToAction(text=GroundedText(text="Shop now", source="copy", source_id="cta1"), url="https://x"),
+        plan_id="p1",
+        campaign_id=campaign.id,
+        product_id=product.id,
+        kind="generic",
+        matching=MatchDecision(
+            compatibility=0.0, threshold=0.3, personalized=False, rationale="generic"
+        ),
+        context=Context(duration_s=t),
+        scenes=scenes,
+        cta=CallToAction(
+            text=GroundedText(text="Shop now", source="copy", source_id="cta1"), url="https://x"
+        ),
     )
 
 
 def examples(campaign: Campaign) -> list[BaseModel]:
     plan = make_plan(campaign)
     creative = Creative(
-        creative_id="c1", plan_id="p1", path="a.mp4", width=1280, height=720, fps=25,
-        duration_s=6, frame_count=150, sha256="0" * 64, seed=0, renderer="template",
-        disclosure_text="AI-generated", disclosure_box=Box(x=1, y=2, w=3, h=4),
+        creative_id="c1",
+        plan_id="p1",
+        path="a.mp4",
+        width=1280,
+        height=720,
+        fps=25,
+        duration_s=6,
+        frame_count=150,
+        sha256="0" * 64,
+        seed=0,
+        renderer="template",
+        disclosure_text="AI-generated",
+        disclosure_box=Box(x=1, y=2, w=3, h=4),
     )
     verdict = Verdict(
-        creative_id="c1", plan_id="p1", decision="revise",
-        checks=[CheckResult(name="duration", track="utility", passed=False, score=0.5, message="off")],
+        creative_id="c1",
+        plan_id="p1",
+        decision="revise",
+        checks=[
+            CheckResult(name="duration", track="utility", passed=False, score=0.5, message="off")
+        ],
         evidence=[Evidence(check="duration", message="short", scene_index=2, start_s=4, end_s=6)],
         rationale="duration off",
     )
     return [
-        campaign, campaign.products[0], plan, creative, verdict,
-        Directive(target="producer", action="retime", scene_index=2, params={"duration_s": 2.5}, reason="x"),
+        campaign,
+        campaign.products[0],
+        plan,
+        creative,
+        verdict,
+        Directive(
+            target="producer",
+            action="retime",
+            scene_index=2,
+            params={"duration_s": 2.5},
+            reason="x",
+        ),
         Event(type="click", creative_id="c1", timestamp=datetime(2026, 1, 1, tzinfo=UTC)),
     ]
 
@@ -145,7 +182,11 @@ def test_context_sizes(ratio: str, size: tuple[int, int]) -> None:
     ],
 )
 def test_grounding_table(
-    campaign: Campaign, text: str, source: str, source_id: str, slots: dict[str, str],
+    campaign: Campaign,
+    text: str,
+    source: str,
+    source_id: str,
+    slots: dict[str, str],
     problem: str | None,
 ) -> None:
     item = GroundedText(text=text, source=source, source_id=source_id, slots=slots)  # type: ignore[arg-type]

@@ -102,7 +102,9 @@ def test_bad_campaign_is_one_line_exit_2_and_writes_nothing(
 ) -> None:
     breakit(sample)
     out = sample / "plan.json"
-    result = runner.invoke(app, ["plan", "--campaign", str(sample / "campaign.json"), "--out", str(out)])
+    result = runner.invoke(
+        app, ["plan", "--campaign", str(sample / "campaign.json"), "--out", str(out)]
+    )
     assert result.exit_code == 2, result.output
     text = result.output.strip()
     assert "\n" not in text, text
@@ -139,7 +141,9 @@ USER_CASES: list[tuple[str, Callable[[Path], None], str]] = [
 
 
 @pytest.mark.parametrize(("name", "breakit", "message"), USER_CASES, ids=[c[0] for c in USER_CASES])
-def test_bad_users_file(sample: Path, name: str, breakit: Callable[[Path], None], message: str) -> None:
+def test_bad_users_file(
+    sample: Path, name: str, breakit: Callable[[Path], None], message: str
+) -> None:
     breakit(sample)
     with pytest.raises(InputError) as info:
         load_users(sample / "users.json")
@@ -166,9 +170,13 @@ def test_cli_rejects_bad_context_override(sample: Path) -> None:
 
 def test_atomic_path_leaves_nothing_on_failure(tmp_path: Path) -> None:
     dest = tmp_path / "out.json"
-    with pytest.raises(RuntimeError), atomic_path(dest) as tmp:
-        tmp.write_text("half")
-        raise RuntimeError("boom")
+    def write_then_fail() -> None:
+        with atomic_path(dest) as tmp:
+            tmp.write_text("half")
+            raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError):
+        write_then_fail()
     assert not dest.exists()
     assert list(tmp_path.iterdir()) == []
 

@@ -68,7 +68,9 @@ def demo(
     campaign_file: Annotated[
         Path | None, typer.Option("--campaign", help="Use this campaign instead of the sample.")
     ] = None,
-    users_file: Annotated[Path | None, typer.Option("--users", help="Users for --campaign.")] = None,
+    users_file: Annotated[
+        Path | None, typer.Option("--users", help="Users for --campaign.")
+    ] = None,
 ) -> None:
     """Run the whole loop on the bundled sample campaign (or your own files)."""
     from adloom.demo import load_sample, run_campaign
@@ -88,7 +90,10 @@ def demo(
         pipeline.planner.profile(users[0], campaign)  # warm the embedding model once
         bar.update(task, description="adloom demo", total=pipeline.total_steps(campaign, users))
         result = run_campaign(
-            campaign, users, out_dir, pipeline=pipeline,
+            campaign,
+            users,
+            out_dir,
+            pipeline=pipeline,
             progress=lambda msg: bar.update(task, advance=1, step=msg),
         )
     run = result.run
@@ -146,7 +151,9 @@ def plan(
     aspect_ratio: Annotated[str | None, typer.Option(help="16:9 or 9:16.")] = None,
     duration: Annotated[float | None, typer.Option(help="Seconds.")] = None,
     seed: int = 0,
-    out_file: Annotated[Path | None, typer.Option("--out", "-o", help="Write the plan here.")] = None,
+    out_file: Annotated[
+        Path | None, typer.Option("--out", "-o", help="Write the plan here.")
+    ] = None,
 ) -> None:
     """Write a CreativePlan (JSON) for one user and product, or the generic plan."""
     from adloom import registry
@@ -178,7 +185,9 @@ def _product(campaign: Any, product_id: str, where: Path) -> Any:
 def render(
     plan_file: Annotated[Path, typer.Argument(help="CreativePlan JSON.")],
     campaign_file: CampaignOpt,
-    out_file: Annotated[Path, typer.Option("--out", "-o", help="MP4 to write.")] = Path("creative.mp4"),
+    out_file: Annotated[Path, typer.Option("--out", "-o", help="MP4 to write.")] = Path(
+        "creative.mp4"
+    ),
     renderer: Annotated[str, typer.Option(help="Renderer backend.")] = "template",
 ) -> None:
     """Render a plan to an MP4 (plus a thumbnail and a creative.json record beside it)."""
@@ -207,7 +216,9 @@ def verify(
         Path | None, typer.Option("--creative", help="creative.json written by render.")
     ] = None,
     users_file: UsersOpt = None,
-    out_file: Annotated[Path | None, typer.Option("--out", "-o", help="Write the verdict here.")] = None,
+    out_file: Annotated[
+        Path | None, typer.Option("--out", "-o", help="Write the verdict here.")
+    ] = None,
 ) -> None:
     """Verify a creative and print its Verdict (exit 1 unless accepted)."""
     from adloom import registry
@@ -226,7 +237,9 @@ def verify(
     profile = None
     if users_file is not None and the_plan.user_id is not None:
         planner = registry.create("planner", "template", "template")
-        profile = planner.profile(_find_user(load_users(users_file), the_plan.user_id, users_file), campaign)
+        profile = planner.profile(
+            _find_user(load_users(users_file), the_plan.user_id, users_file), campaign
+        )
     verifier = registry.create("verifier", "basic", "basic")
     verdict = verifier.verify(creative, the_plan, campaign, profile)
     _emit(verdict.model_dump_json(indent=2), out_file)

@@ -31,8 +31,7 @@ class MissingExtraError(AdloomError):
 
     def __init__(self, backend: str, extra: str, module: str) -> None:
         super().__init__(
-            f"backend {backend!r} needs the {module!r} package: "
-            f"pip install 'adloom[{extra}]'"
+            f"backend {backend!r} needs the {module!r} package: pip install 'adloom[{extra}]'"
         )
 
 

@@ -45,7 +45,9 @@ def read_json(path: str | Path) -> Any:
     except UnicodeDecodeError:
         raise InputError(path, "not UTF-8 text") from None
     except json.JSONDecodeError as exc:
-        raise InputError(path, f"malformed JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from None
+        raise InputError(
+            path, f"malformed JSON at line {exc.lineno} column {exc.colno}: {exc.msg}"
+        ) from None
 
 
 def parse(model: type[M], data: Any, where: str | Path) -> M:
@@ -123,7 +125,8 @@ def atomic_path(dest: str | Path, suffix: str | None = None) -> Iterator[Path]:
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(
-        prefix=f".{dest.stem}.", suffix=suffix if suffix is not None else dest.suffix,
+        prefix=f".{dest.stem}.",
+        suffix=suffix if suffix is not None else dest.suffix,
         dir=dest.parent,
     )
     os.close(fd)

@@ -10,8 +10,8 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-from adloom.domain import CreativePlan
 from adloom.domain import Creative as CreativeModel
+from adloom.domain import CreativePlan
 from adloom.errors import InputError
 from adloom.producer.label import label_box
 

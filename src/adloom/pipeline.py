@@ -142,7 +142,10 @@ class AdPipeline:
     # ------------------------------------------------------------------ steps
 
     def produce(
-        self, plan: CreativePlan, campaign: Campaign, directory: Path,
+        self,
+        plan: CreativePlan,
+        campaign: Campaign,
+        directory: Path,
         profile: UserProfile | None = None,
     ) -> CreativeResult:
         """Render and verify one plan into ``directory`` (plan, video, thumbnail, verdict)."""
@@ -153,8 +156,11 @@ class AdPipeline:
         )
         if self.verifier is None:
             verdict = Verdict(
-                creative_id=creative.creative_id, plan_id=plan.plan_id, decision="revise",
-                checks=[], rationale="not verified: the pipeline has no verifier",
+                creative_id=creative.creative_id,
+                plan_id=plan.plan_id,
+                decision="revise",
+                checks=[],
+                rationale="not verified: the pipeline has no verifier",
                 verifier="none",
             )
         else:
@@ -203,9 +209,7 @@ class AdPipeline:
         todo: list[tuple[User, str, CreativePlan]] = []
         for user in users:
             for product in campaign.products:
-                plan = self.planner.plan(
-                    campaign, product, ctx, user, profiles[user.id], seed=seed
-                )
+                plan = self.planner.plan(campaign, product, ctx, user, profiles[user.id], seed=seed)
                 todo.append((user, product.id, plan))
                 tick(f"planned {user.id} x {product.id}")
         # 5. render + verify, generic first (fallback pairs reuse them)
@@ -216,7 +220,10 @@ class AdPipeline:
             }
             pair_futs = {
                 (user.id, pid): pool.submit(
-                    self.produce, plan, campaign, out_dir / "users" / user.id / pid,
+                    self.produce,
+                    plan,
+                    campaign,
+                    out_dir / "users" / user.id / pid,
                     profiles[user.id],
                 )
                 for user, pid, plan in todo
@@ -230,14 +237,18 @@ class AdPipeline:
                     res = pair_futs[(user.id, pid)].result()
                     reused = False
                 else:
-                    res = self._reuse_generic(result.generic[pid], plan, out_dir / "users" / user.id / pid)
+                    res = self._reuse_generic(
+                        result.generic[pid], plan, out_dir / "users" / user.id / pid
+                    )
                     reused = True
                 result.pairs.append(PairResult(user.id, pid, plan, res, reused))
                 tick(f"rendered {user.id} x {pid}")
         return result
 
     @staticmethod
-    def _reuse_generic(generic: CreativeResult, plan: CreativePlan, directory: Path) -> CreativeResult:
+    def _reuse_generic(
+        generic: CreativeResult, plan: CreativePlan, directory: Path
+    ) -> CreativeResult:
         """Link the product's generic creative into the pair's folder with the pair's plan."""
         directory.mkdir(parents=True, exist_ok=True)
         write_model(directory / "plan.json", plan)

@@ -11,6 +11,7 @@ import json
 import os
 import shutil
 from html import escape
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -18,29 +19,7 @@ from adloom.domain import CreativePlan, User, UserProfile, Verdict
 from adloom.io import write_text
 from adloom.pipeline import CreativeResult, PairResult, RunResult
 
-CSS = """
-body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:0;background:#f4f5f7;color:#1d2129}
-header{background:#1d2129;color:#fff;padding:18px 28px}header h1{margin:0 0 4px;font-size:22px}
-header p{margin:0;color:#b8bfc9;font-size:14px}
-nav{padding:10px 28px;background:#fff;border-bottom:1px solid #dde1e6;position:sticky;top:0;z-index:2}
-nav a{margin-right:12px;color:#2563eb;text-decoration:none;font-size:14px}
-section.user{background:#fff;margin:18px 28px;border-radius:10px;padding:18px 22px;box-shadow:0 1px 3px #0001}
-h2{margin:0 0 6px;font-size:20px}h3{margin:16px 0 6px;font-size:16px}
-.grid{display:grid;grid-template-columns:minmax(260px,1fr) minmax(260px,1fr);gap:18px}
-.muted{color:#5f6b7a;font-size:13px}.pill{display:inline-block;border-radius:12px;padding:2px 9px;
-margin:2px;font-size:12px;background:#eef2f7}.strong{background:#dbeafe}.medium{background:#e0f2fe}
-.sw{display:inline-block;width:18px;height:18px;border-radius:4px;margin-right:3px;vertical-align:middle;
-border:1px solid #0002}
-.history{max-height:260px;overflow:auto;font-size:13px}.history li{margin-bottom:6px}
-.history img{width:64px;height:43px;object-fit:cover;border-radius:4px;vertical-align:middle;margin-right:6px}
-.pair{border-top:1px solid #eceff3;margin-top:14px;padding-top:12px}
-.videos{display:grid;grid-template-columns:1fr 1fr;gap:12px}video{width:100%;border-radius:6px;background:#000}
-table.scenes{border-collapse:collapse;width:100%;font-size:12px}table.scenes td,table.scenes th{
-border-bottom:1px solid #eceff3;padding:3px 5px;text-align:left;vertical-align:top}
-.accept{color:#15803d;font-weight:600}.revise{color:#b45309;font-weight:600}.reject{color:#b91c1c;font-weight:600}
-details{margin-top:6px}summary{cursor:pointer;font-size:13px;color:#2563eb}
-.why{background:#fff7ed;border-left:3px solid #f59e0b;padding:6px 10px;font-size:13px;margin:6px 0}
-"""
+CSS = (resources.files("adloom") / "report.css").read_text(encoding="utf-8")
 
 
 def _rel(path: Path | str, root: Path) -> str:
@@ -48,7 +27,10 @@ def _rel(path: Path | str, root: Path) -> str:
 
 
 def _swatches(colors: list[str]) -> str:
-    return "".join(f'<span class="sw" title="{escape(c)}" style="background:{escape(c)}"></span>' for c in colors)
+    return "".join(
+        f'<span class="sw" title="{escape(c)}" style="background:{escape(c)}"></span>'
+        for c in colors
+    )
 
 
 def _history(user: User, root: Path) -> str:
@@ -126,7 +108,8 @@ def _verdict(v: Verdict) -> str:
 def _video(res: CreativeResult, root: Path, title: str) -> str:
     poster = (
         f' poster="{_rel(res.directory / "thumbnail.png", root)}"'
-        if (res.directory / "thumbnail.png").exists() else ""
+        if (res.directory / "thumbnail.png").exists()
+        else ""
     )
     return (
         f"<div><b>{escape(title)}</b><video controls muted loop preload='none'{poster} "
@@ -149,8 +132,8 @@ def _pair(pair: PairResult, generic: CreativeResult, root: Path) -> str:
     else:
         body = (
             '<div class="videos">'
-            f"{_video(pair.result, root, 'Personalized')}{_video(generic, root, 'Generic baseline')}"
-            "</div>"
+            f"{_video(pair.result, root, 'Personalized')}"
+            f"{_video(generic, root, 'Generic baseline')}</div>"
         )
     return (
         f'<div class="pair">{head}{body}<details><summary>Plan: {len(plan.scenes)} scenes, '
@@ -168,7 +151,8 @@ def write_index(result: RunResult, root: Path) -> Path:
         profile = result.profiles[user.id]
         pairs = "".join(
             _pair(p, result.generic[p.product_id], root)
-            for p in result.pairs if p.user_id == user.id
+            for p in result.pairs
+            if p.user_id == user.id
         )
         consent = "yes" if user.consent.personalization else "no"
         sections.append(

@@ -106,8 +106,13 @@ DECISION_TENDENCIES: dict[str, tuple[str, ...]] = {
 _WORD = re.compile(r"\w+")
 _CJK_RUN = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
 
+
+def _wordset(text: str) -> frozenset[str]:
+    return frozenset(text.split())
+
+
 #: Function words and filler that never make a good interest label.
-STOPWORDS = frozenset(
+STOPWORDS = _wordset(
     """a about above after again all also am an and any are as at be because been before
     being best between both but by can could did do does doing down during each few for
     from further get got had has have having he her here hers him his how i if in into is
@@ -117,7 +122,7 @@ STOPWORDS = frozenset(
     where which while who whom why will with would you your yours year years day days
     week weeks guide tips review reviews ways thing things one two three four five first
     de la le les des et en el los las del un une y o il di che der die das und ein eine
-    """.split()
+    """
 )
 
 
@@ -173,13 +178,13 @@ _SCRIPTS: tuple[tuple[str, str], ...] = (
 )
 #: Common words that tell Latin-script languages apart.
 _LATIN_HINTS: dict[str, frozenset[str]] = {
-    "en": frozenset("the and of to in is for with on my your how best".split()),
-    "es": frozenset("el la los las de que y en para con por mi una".split()),
-    "fr": frozenset("le la les des et est pour avec dans une du mon".split()),
-    "de": frozenset("der die das und ist mit für ein eine auf den von".split()),
-    "it": frozenset("il lo gli della che per con una sono nel di".split()),
-    "pt": frozenset("o os da do das dos que para com uma em não".split()),
-    "nl": frozenset("de het een en van voor met op is niet".split()),
+    "en": _wordset("the and of to in is for with on my your how best"),
+    "es": _wordset("el la los las de que y en para con por mi una"),
+    "fr": _wordset("le la les des et est pour avec dans une du mon"),
+    "de": _wordset("der die das und ist mit für ein eine auf den von"),
+    "it": _wordset("il lo gli della che per con una sono nel di"),
+    "pt": _wordset("o os da do das dos que para com uma em não"),
+    "nl": _wordset("de het een en van voor met op is niet"),
 }
 
 
@@ -325,7 +330,7 @@ def cluster(vectors: Vectors, max_k: int = 5, merge_below: float = 0.55) -> npt.
 
 
 def _hex(rgb: Sequence[float]) -> str:
-    r, g, b = (int(round(min(255.0, max(0.0, float(c))))) for c in rgb)
+    r, g, b = (round(min(255.0, max(0.0, float(c)))) for c in rgb)
     return f"#{r:02x}{g:02x}{b:02x}"
 
 
@@ -588,8 +593,9 @@ def _names(traits: Sequence[Trait], floor: float = 0.25, n: int = 2) -> list[str
 def _colour_words(visual: VisualCues) -> str:
     if visual.brightness is None or visual.saturation is None:
         return ""
-    light = "bright" if visual.brightness >= 0.6 else "dark" if visual.brightness < 0.35 else "mid-tone"
-    sat = "vivid" if visual.saturation >= 0.5 else "muted" if visual.saturation < 0.25 else "natural"
+    b, s = visual.brightness, visual.saturation
+    light = "bright" if b >= 0.6 else "dark" if b < 0.35 else "mid-tone"
+    sat = "vivid" if s >= 0.5 else "muted" if s < 0.25 else "natural"
     return f"{light}, {sat} imagery ({', '.join(visual.palette[:3])})"
 
 

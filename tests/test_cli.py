@@ -1,0 +1,100 @@
+"""The CLI's plan -> render -> verify path on the bundled sample files."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import av
+import pytest
+from typer.testing import CliRunner
+
+from adloom.cli import app
+from adloom.demo import sample_dir
+
+pytestmark = pytest.mark.slow
+runner = CliRunner()
+
+
+def test_plan_render_verify(tmp_path: Path) -> None:
+    campaign = str(sample_dir() / "campaign.json")
+    users = str(sample_dir() / "users.json")
+    plan = tmp_path / "plan.json"
+    r = runner.invoke(
+        app,
+        [
+            "plan",
+            "--campaign",
+            campaign,
+            "--users",
+            users,
+            "--user",
+            "leo",
+            "--product",
+            "aura-anc",
+            "--aspect-ratio",
+            "9:16",
+            "--duration",
+            "6",
+            "--out",
+            str(plan),
+        ],
+    )
+    assert r.exit_code == 0, r.output
+    data = json.loads(plan.read_text())
+    assert data["user_id"] == "leo"
+    assert data["context"]["aspect_ratio"] == "9:16"
+
+    video = tmp_path / "ad.mp4"
+    r = runner.invoke(app, ["render", str(plan), "--campaign", campaign, "--out", str(video)])
+    assert r.exit_code == 0, r.output
+    with av.open(str(video)) as c:
+        s = c.streams.video[0]
+        assert (s.codec_context.width, s.codec_context.height) == (1080, 1920)
+    assert (tmp_path / "ad.png").is_file()
+    assert (tmp_path / "ad.json").is_file()
+
+    verdict = tmp_path / "verdict.json"
+    r = runner.invoke(
+        app,
+        [
+            "verify",
+            str(video),
+            "--plan",
+            str(plan),
+            "--campaign",
+            campaign,
+            "--creative",
+            str(tmp_path / "ad.json"),
+            "--users",
+            users,
+            "--out",
+            str(verdict),
+        ],
+    )
+    assert r.exit_code == 0, r.output
+    assert json.loads(verdict.read_text())["decision"] == "accept"
+
+    # Without the creative record the label position is taken from the plan.
+    r = runner.invoke(app, ["verify", str(video), "--plan", str(plan), "--campaign", campaign])
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout)["decision"] == "accept"
+
+
+def test_generic_plan_without_user(tmp_path: Path) -> None:
+    r = runner.invoke(app, ["plan", "--campaign", str(sample_dir() / "campaign.json")])
+    assert r.exit_code == 0, r.output
+    data = json.loads(r.stdout)
+    assert data["kind"] == "generic"
+    assert data["user_id"] is None
+
+
+def test_verify_garbage_file(tmp_path: Path) -> None:
+    campaign = str(sample_dir() / "campaign.json")
+    plan = tmp_path / "plan.json"
+    assert runner.invoke(app, ["plan", "--campaign", campaign, "--out", str(plan)]).exit_code == 0
+    bad = tmp_path / "bad.mp4"
+    bad.write_bytes(b"\x00garbage" * 100)
+    r = runner.invoke(app, ["verify", str(bad), "--plan", str(plan), "--campaign", campaign])
+    assert r.exit_code == 2
+    assert "bad.mp4: unreadable video" in r.output
