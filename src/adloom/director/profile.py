@@ -122,6 +122,8 @@ STOPWORDS = _wordset(
     where which while who whom why will with would you your yours year years day days
     week weeks guide tips review reviews ways thing things one two three four five first
     de la le les des et en el los las del un une y o il di che der die das und ein eine
+    и в во не на с со что как по для это из к у о от за до
+    في من إلى الى على عن مع هذا هذه ما لا أن
     """
 )
 
@@ -147,6 +149,25 @@ def terms(text: str) -> list[str]:
         latin = _CJK_RUN.sub(" ", word).split()
         out.extend(w for w in latin if len(w) >= 3 and w not in STOPWORDS)
     return out
+
+
+#: Words about how or why someone shops or watches rather than what about: they describe
+#: style or decision tendencies (profiled separately) and make poor topic labels.
+NON_TOPICAL = _wordset(
+    """aesthetic aesthetics budget cheap deal deals discount discounts sale sales bargain
+    bargains haul funny fun review reviews howto how-to tutorial tutorials unboxing vlog
+    daily routine routines favourite favourites favorite favorites trending viral beginners
+    beginner tips hacks ideas inspo inspiration challenge"""
+)
+
+
+def _non_topical(term: str) -> bool:
+    words = term.split()
+    return bool(words) and all(w in NON_TOPICAL for w in words)
+
+
+def _is_cjk_bigram(word: str) -> bool:
+    return len(word) == 2 and _CJK_RUN.fullmatch(word) is not None
 
 
 def _tag(tag: str) -> str:
@@ -329,7 +350,7 @@ def cluster(vectors: Vectors, max_k: int = 5, merge_below: float = 0.55) -> npt.
 # --------------------------------------------------------------------------- visual cues
 
 
-def _hex(rgb: Sequence[float]) -> str:
+def _hex(rgb: npt.NDArray[np.float64]) -> str:
     r, g, b = (round(min(255.0, max(0.0, float(c)))) for c in rgb)
     return f"#{r:02x}{g:02x}{b:02x}"
 
@@ -525,21 +546,30 @@ class Profiler:
         groups = [np.flatnonzero(labels == k) for k in range(int(labels.max()) + 1)]
         # Candidate words per group: tags count double, title words once, body words half.
         candidates: list[dict[str, float]] = []
-        tagged: set[str] = set()
+        tagged = {_tag(t) for it in items for t in it.tags}
+        df: Counter[str] = Counter(w for it in items for w in set(terms(f"{it.title} {it.text}")))
         for members in groups:
             counts: dict[str, float] = defaultdict(float)
             for i in members:
-                it = items[i]
+                it = items[int(i)]
                 for tag in it.tags:
                     t = _tag(tag)
                     if t and not t.isdigit():
                         counts[t] += 2.0
-                        tagged.add(t)
+                        if " " in t:  # "gear review" also speaks for "gear"
+                            for w in terms(t):
+                                counts[w] += 1.0
                 for w in terms(it.title):
                     counts[w] += 1.0
                 for w in terms(it.text):
                     counts[w] += 0.5
-            top12 = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:12]
+            # A CJK bigram is only a guess at a word; keep it when the user repeats it.
+            kept = [
+                (w, c)
+                for w, c in counts.items()
+                if not _is_cjk_bigram(w) or w in tagged or df[w] >= 2
+            ]
+            top12 = sorted(kept, key=lambda kv: (-kv[1], kv[0]))[:12]
             candidates.append(dict(top12))
         vocab = sorted({w for c in candidates for w in c})
         vocab_vecs = dict(zip(vocab, self.embedder.embed(vocab), strict=True)) if vocab else {}
@@ -563,12 +593,15 @@ class Profiler:
                         0.5 * counts[w] / top
                         + 0.5 * float(self.embedder.to_score(float(vocab_vecs[w] @ centre)))
                         + (0.15 if w in tagged else 0.0)
+                        - (0.3 if _non_topical(w) else 0.0)
                     ),
                     w,
                 ),
             )
             free = [w for w in ranked if w not in used]
-            if not free:
+            if not free and len(ranked) >= 2:
+                free = [f"{ranked[0]} {ranked[1]}"]
+            if not free or free[0] in used:
                 continue
             label = free[0]
             used.add(label)

@@ -102,11 +102,8 @@ def draw_block(
     x0, y0 = origin
     for i, line in enumerate(block.lines):
         left, _, right, _ = f.getbbox(line)
-        w = right - left
-        if align == "center":
-            x = x0 + (block.width - w) / 2 - left
-        else:
-            x = x0 - left
+        indent = (block.width - (right - left)) / 2 if align == "center" else 0
+        x = x0 + indent - left
         draw.text((x, y0 + i * lh), line, font=f, fill=fill, stroke_width=stroke, stroke_fill=fill)
 
 

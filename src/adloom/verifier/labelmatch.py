@@ -13,6 +13,7 @@ luma range; neither holds for a background that merely happens to be there.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import numpy.typing as npt
@@ -58,6 +59,12 @@ class LabelTemplate:
     def height(self) -> int:
         return int(self.pattern.shape[0])
 
+    @cached_property
+    def _centered(self) -> tuple[F64Array, float]:
+        expected = self.pattern[self.decided]
+        centered = expected - expected.mean()
+        return centered, float(np.sqrt((centered**2).sum()))
+
     @classmethod
     def for_text(cls, text: str, frame_height: int) -> LabelTemplate:
         rgba = np.asarray(disclosure_label(text, frame_height), dtype=np.float64) / 255.0
@@ -81,36 +88,51 @@ class LabelTemplate:
             contrast=contrast,
         )
 
-    def _score(self, window: F64Array) -> LabelMatch:
+    def score(self, window: F64Array) -> LabelMatch:
+        """Correlation and relative contrast of a label-sized luma ``window``."""
+        expected_c, expected_norm = self._centered
         values = window[self.decided]
-        expected = self.pattern[self.decided]
         values_c = values - values.mean()
-        expected_c = expected - expected.mean()
-        denom = float(np.sqrt((values_c**2).sum() * (expected_c**2).sum()))
-        correlation = float((values_c * expected_c).sum()) / denom if denom > 0 else 0.0
+        denom = float(np.sqrt((values_c**2).sum())) * expected_norm
+        correlation = float(values_c @ expected_c) / denom if denom > 0 else 0.0
         contrast = 0.0
         if self.contrast > 0:
             measured = float(window[self.bright].mean() - window[self.dark].mean())
             contrast = max(0.0, measured / self.contrast)
         return LabelMatch(correlation=correlation, contrast=contrast)
 
-    def match(self, crop: npt.NDArray[np.uint8], x: int, y: int, search: int = 0) -> LabelMatch:
+    def match(
+        self,
+        crop: npt.NDArray[np.uint8],
+        x: int,
+        y: int,
+        search: int = 0,
+        *,
+        min_correlation: float = 1.0,
+        min_contrast: float = 1.0,
+    ) -> LabelMatch:
         """Best match of the label placed at ``(x, y)`` in ``crop``, within ``search`` px.
 
-        Offsets where the label would not fit inside the crop are skipped; if none fits,
-        nothing can be found there.
+        Offsets are tried nearest first and the search stops at the first one that meets
+        ``min_correlation`` and ``min_contrast``, so a correctly placed label costs one
+        comparison. Offsets where the label would not fit inside the crop are skipped.
         """
         data = crop.astype(np.float64)
+        offsets = sorted(
+            ((dx, dy) for dy in range(-search, search + 1) for dx in range(-search, search + 1)),
+            key=lambda o: (o[0] ** 2 + o[1] ** 2, o),
+        )
         best = LabelMatch(correlation=0.0, contrast=0.0)
-        for dy in range(-search, search + 1):
-            for dx in range(-search, search + 1):
-                top, left = y + dy, x + dx
-                if top < 0 or left < 0:
-                    continue
-                window = data[top : top + self.height, left : left + self.width]
-                if window.shape != self.pattern.shape:
-                    continue
-                m = self._score(window)
-                if (m.correlation, m.contrast) > (best.correlation, best.contrast):
-                    best = LabelMatch(m.correlation, m.contrast, dx, dy)
+        for dx, dy in offsets:
+            top, left = y + dy, x + dx
+            if top < 0 or left < 0:
+                continue
+            window = data[top : top + self.height, left : left + self.width]
+            if window.shape != self.pattern.shape:
+                continue
+            m = self.score(window)
+            if (m.correlation, m.contrast) > (best.correlation, best.contrast):
+                best = LabelMatch(m.correlation, m.contrast, dx, dy)
+            if best.found(min_correlation, min_contrast):
+                break
         return best
