@@ -3,14 +3,16 @@
 Renders one 6 s 1280x720 creative for the bundled sample campaign (or a built-in product
 when the sample is unavailable) with both Producer backends:
 
-* template: the embedded default, stills painted once and animated by one ffmpeg graph;
+* template: the embedded default, stills painted once and animated by ffmpeg filter
+  graphs (two runs of scenes side by side, one per core, with default settings);
 * frames: the baseline, the same template composed frame by frame with Pillow and piped
   to ffmpeg as raw RGB.
 
-Both encode with the same x264 settings. The process (and the ffmpeg it starts) is
-pinned to ``--cores`` CPUs (default 2), so figures from bigger machines compare. Each
-renderer runs once to warm up, then ``--repeats`` times; the median is reported, with
-the CPU seconds used (Python plus ffmpeg), which vary less than wall time on a busy host.
+Both encode with the same x264 settings (ultrafast, constant QP 23). The process (and
+the ffmpeg it starts) is pinned to ``--cores`` CPUs (default 2), so figures from bigger
+machines compare. Each renderer runs once to warm up, then ``--repeats`` times; the
+median is reported, with the CPU seconds used (Python plus ffmpeg), which vary less than
+wall time on a busy host.
 
 Usage: ``.venv/bin/python bench/render.py [--repeats N] [--cores N]``.
 """

@@ -7,14 +7,17 @@ how the pixels were produced, and both report what they made the same way.
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 import subprocess
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from functools import lru_cache
 from pathlib import Path
 from typing import IO, Literal
 
+from PIL import Image
 from pydantic import Field
 
 from adloom.domain import Creative, CreativePlan
@@ -56,12 +59,16 @@ class EncodeConfig(BackendConfig):
         "same look on these mostly flat graphics; CRF gives smaller files.",
     )
     quality: int = Field(23, ge=0, le=51, description="The QP or CRF value: lower is better.")
-    threads: int = Field(2, ge=1, le=64, description="Encoder threads.")
+    threads: int = Field(
+        2, ge=1, le=64, description="Encoder threads in all (shared among parallel encoders)."
+    )
     audio: bool = Field(True, description="Add a silent AAC track; some players expect one.")
     keyframe_s: float = Field(2.0, gt=0, description="Seconds between keyframes.")
 
 
+@lru_cache(maxsize=1)
 def ffmpeg_exe() -> str:
+    """The ffmpeg binary bundled with imageio-ffmpeg (or the one IMAGEIO_FFMPEG_EXE names)."""
     try:
         import imageio_ffmpeg
 
@@ -71,14 +78,17 @@ def ffmpeg_exe() -> str:
 
 
 def metadata(plan: CreativePlan, renderer: str) -> dict[str, str]:
-    """Tags written into the MP4 so the disclosure travels with the file."""
+    """Tags written into the MP4 so the disclosure travels with the file, not just on it."""
     d = plan.disclosure
-    return {
-        "title": f"{plan.campaign_id}/{plan.product_id}",
-        "comment": f"{d.text}; ai_generated=true; plan_id={plan.plan_id}",
-        "description": d.text,
-        "ai_generated": "true",
-        "disclosure": d.text,
+    tags = {"title": f"{plan.campaign_id}/{plan.product_id}"}
+    if d.in_metadata:
+        tags |= {
+            "comment": f"{d.text}; ai_generated=true; plan_id={plan.plan_id}",
+            "description": d.text,
+            "ai_generated": "true",
+            "disclosure": d.text,
+        }
+    return tags | {
         "plan_id": plan.plan_id,
         "campaign_id": plan.campaign_id,
         "product_id": plan.product_id,
@@ -87,38 +97,85 @@ def metadata(plan: CreativePlan, renderer: str) -> dict[str, str]:
     }
 
 
+#: Longest silence kept ready; longer creatives are not supported anyway.
+_SILENCE_S = 61
+
+
+def silence() -> Path:
+    """The silent AAC file (see :func:`_silence`), made again if it was cleaned away."""
+    path = _silence()
+    if not path.is_file():
+        _silence.cache_clear()
+        path = _silence()
+    return path
+
+
+@lru_cache(maxsize=1)
+def _silence() -> Path:
+    """A file of silent AAC, encoded once and then stream-copied into every creative.
+
+    Encoding the same silence for each render costs about a tenth of a second; copying
+    packets costs nothing. The file is shared per user and ffmpeg binary, falling back to
+    a private folder where the shared one cannot be written.
+    """
+    exe = ffmpeg_exe()
+    key = hashlib.sha256(f"{exe}:{Path(exe).stat().st_size}".encode()).hexdigest()[:12]
+    user = os.getuid() if hasattr(os, "getuid") else "user"
+    shared = Path(tempfile.gettempdir()) / f"adloom-{user}"
+    for folder in (shared, None):
+        try:
+            folder = folder or Path(tempfile.mkdtemp(prefix="adloom-"))
+            path = folder / f"silence-{key}.m4a"
+            if not path.is_file():
+                folder.mkdir(parents=True, exist_ok=True)
+                with atomic_path(path) as tmp:
+                    run([
+                        exe, "-nostdin", "-hide_banner", "-loglevel", "error", "-y",
+                        "-f", "lavfi",
+                        "-i", f"anullsrc=channel_layout=stereo:sample_rate=48000:d={_SILENCE_S}",
+                        "-c:a", "aac", "-b:a", "64k", "-flags:a", "+bitexact",
+                        "-fflags", "+bitexact", "-map_metadata", "-1", "-f", "mp4", str(tmp),
+                    ])  # fmt: skip
+            return path
+        except OSError:
+            continue
+    raise RenderError("cannot write the silent audio track to any temporary folder")
+
+
 def input_args(config: EncodeConfig, tpl: Template) -> list[str]:
-    """Extra inputs: the silent audio source when audio is on."""
+    """Extra inputs: the silent audio track when audio is on."""
     if not config.audio:
         return []
-    return [
-        "-f", "lavfi", "-t", f"{tpl.duration_s:.6f}",
-        "-i", "anullsrc=channel_layout=stereo:sample_rate=48000",
-    ]  # fmt: skip
+    return ["-t", f"{tpl.duration_s:.6f}", "-i", str(silence())]
 
 
-def output_args(
-    config: EncodeConfig, tpl: Template, tags: dict[str, str], audio_input: int, out: Path
+def video_args(
+    config: EncodeConfig, tpl: Template, frames: int, keyframe: int | None, threads: int
 ) -> list[str]:
-    """Encoder, container and bit-exactness flags for the MP4 output."""
+    """H.264 encoding of ``frames`` frames; ``keyframe`` (a frame number) must be an IDR."""
     args = [
-        "-frames:v", str(tpl.frame_count),
+        "-frames:v", str(frames),
         "-r", str(tpl.fps),
         "-c:v", "libx264",
         "-preset", config.preset,
         f"-{config.rate_control}", str(config.quality),
-        "-threads", str(config.threads),
+        "-threads", str(threads),
         "-g", str(max(1, round(config.keyframe_s * tpl.fps))),
         "-pix_fmt", "yuv420p",
         "-colorspace", "bt709", "-color_primaries", "bt709", "-color_trc", "bt709",
         "-color_range", "tv",
         "-flags:v", "+bitexact",
     ]  # fmt: skip
-    if config.audio:
-        args += [
-            "-map", f"{audio_input}:a",
-            "-c:a", "aac", "-b:a", "64k", "-flags:a", "+bitexact", "-shortest",
-        ]  # fmt: skip
+    if keyframe is not None:
+        args += ["-force_key_frames", f"{keyframe / tpl.fps:.6f}"]
+    return args
+
+
+def container_args(
+    config: EncodeConfig, tags: dict[str, str], audio_input: int, out: Path
+) -> list[str]:
+    """Audio, tags and bit-exactness flags of the MP4 file."""
+    args = ["-map", f"{audio_input}:a", "-c:a", "copy"] if config.audio else []
     args += ["-map_metadata", "-1", "-map_chapters", "-1"]
     for key, value in tags.items():
         args += ["-metadata", f"{key}={value}"]
@@ -130,13 +187,33 @@ def output_args(
     return args
 
 
-def thumbnail_args(thumb: Path) -> tuple[str, list[str]]:
-    """(pixel conversion filter, output args) for a still in the thumbnail's format."""
-    if thumb.suffix.lower() in (".jpg", ".jpeg"):
-        conv = "scale=in_color_matrix=bt709:in_range=tv:out_range=pc,format=yuvj420p"
-        return conv, ["-c:v", "mjpeg", "-q:v", "3", "-f", "image2", "-update", "1", str(thumb)]
-    conv = "scale=in_color_matrix=bt709:in_range=tv,format=rgb24"
-    return conv, ["-c:v", "png", "-f", "image2", "-update", "1", str(thumb)]
+def thumbnail(video: Path, tpl: Template, dest: Path) -> None:
+    """Save the thumbnail frame of ``video`` as an image (format from ``dest``'s suffix).
+
+    The frame is a keyframe, so this decodes one frame. Drawing it in the filter graph
+    instead (a second output) stalls the graph and costs a fifth of a second.
+    """
+    import av
+
+    target = tpl.thumbnail_frame / tpl.fps
+    try:
+        with av.open(str(video)) as container:
+            stream = container.streams.video[0]
+            assert stream.time_base is not None
+            container.seek(round(target / stream.time_base), stream=stream)
+            for frame in container.decode(stream):
+                if frame.time is not None and frame.time >= target - 0.5 / tpl.fps:
+                    image: Image.Image = frame.to_image(  # type: ignore[no-untyped-call]
+                        src_colorspace="ITU709", dst_colorspace="ITU709"
+                    )
+                    break
+            else:
+                raise RenderError(f"no frame at {target:.2f}s for the thumbnail")
+    except av.error.FFmpegError as exc:
+        raise RenderError(f"cannot read back the video for its thumbnail: {exc}") from None
+    fmt = Image.registered_extensions().get(dest.suffix.lower(), "PNG")
+    options = {"JPEG": {"quality": 90}, "PNG": {"compress_level": 1}}.get(fmt, {})
+    image.save(dest, format=fmt, **options)
 
 
 def error_line(stderr: str) -> str:
@@ -151,14 +228,33 @@ def fail(returncode: int, stderr: str) -> RenderError:
     return RenderError(f"ffmpeg failed (exit {returncode}): {error_line(stderr)}")
 
 
-def run(cmd: list[str], stdin: bytes | None = None) -> None:
-    """Run ffmpeg to completion; any failure becomes a one-line RenderError."""
+def run(cmd: list[str], stdin: Callable[[], bytes] | None = None, timeout_s: float = 600.0) -> None:
+    """Run ffmpeg to completion; any failure becomes a one-line RenderError.
+
+    ``stdin`` is called only once ffmpeg has been started, so preparing the input
+    overlaps with ffmpeg's own start-up.
+    """
     try:
-        proc = subprocess.run(cmd, input=stdin, capture_output=True, check=False)
+        proc = subprocess.Popen(
+            cmd,
+            stdin=subprocess.PIPE if stdin else subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
     except OSError as exc:
         raise RenderError(f"cannot run ffmpeg: {exc}") from None
+    try:
+        _, err = proc.communicate(stdin() if stdin else None, timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+        raise RenderError(f"ffmpeg did not finish within {timeout_s:g}s") from None
+    except BaseException:
+        proc.kill()
+        proc.wait()
+        raise
     if proc.returncode != 0:
-        raise fail(proc.returncode, proc.stderr.decode("utf-8", "replace"))
+        raise fail(proc.returncode, err.decode("utf-8", "replace"))
 
 
 @contextmanager
@@ -215,20 +311,71 @@ def _publishable(*paths: Path) -> None:
         path.chmod(0o644)
 
 
-def creative(
+def command(
+    config: EncodeConfig,
+    tpl: Template,
+    tags: dict[str, str],
+    video_input: list[str],
+    graph: str,
+    out: Path,
+) -> list[str]:
+    """The ffmpeg command: ``video_input`` is input 0, the graph's ``[vout]`` is encoded.
+
+    The thumbnail frame is made a keyframe so that it decodes on its own.
+    """
+    return [
+        *head(),
+        *video_input,
+        *input_args(config, tpl),
+        "-filter_complex", graph,
+        "-map", "[vout]",
+        *video_args(config, tpl, tpl.frame_count, tpl.thumbnail_frame, config.threads),
+        *container_args(config, tags, 1, out),
+    ]  # fmt: skip
+
+
+def head() -> list[str]:
+    return [
+        ffmpeg_exe(), "-hide_banner", "-nostats", "-loglevel", "error", "-y",
+        # One thread per filter graph: slice threads cost more than they give on small
+        # overlays, and the encoders want the other cores.
+        "-filter_complex_threads", "1",
+    ]  # fmt: skip
+
+
+def mux_command(config: EncodeConfig, tpl: Template, tags: dict[str, str], out: Path) -> list[str]:
+    """Wrap an H.264 elementary stream read from stdin into the MP4 file, with audio."""
+    return [
+        *head(),
+        "-f", "h264", "-framerate", str(tpl.fps), "-i", "pipe:0",
+        *input_args(config, tpl),
+        "-map", "0:v", "-c:v", "copy",
+        *container_args(config, tags, 1, out),
+    ]  # fmt: skip
+
+
+def produce(
     plan: CreativePlan,
     tpl: Template,
     renderer: str,
-    video: Path,
-    sha: str,
-    thumbnail: Path | None,
-    tags: dict[str, str],
+    out_path: Path,
+    thumbnail_path: Path | None,
+    encode: Callable[[Path, dict[str, str]], None],
 ) -> Creative:
+    """Run ``encode(temporary_mp4, tags)``, add the thumbnail, publish both, describe them."""
+    tags = metadata(plan, renderer)
+    out_path = Path(out_path)
+    thumb = Path(thumbnail_path) if thumbnail_path is not None else None
+    with outputs(out_path, thumb) as (tmp_video, tmp_thumb):
+        encode(tmp_video, tags)
+        if tmp_thumb is not None:
+            thumbnail(tmp_video, tpl, tmp_thumb)
+        sha = sha256(tmp_video)
     return Creative(
         creative_id=f"{plan.plan_id}-{sha[:12]}",
         plan_id=plan.plan_id,
-        path=str(video),
-        thumbnail=str(thumbnail) if thumbnail is not None else None,
+        path=str(out_path),
+        thumbnail=str(thumb) if thumb is not None else None,
         width=tpl.width,
         height=tpl.height,
         fps=float(tpl.fps),

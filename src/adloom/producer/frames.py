@@ -2,7 +2,8 @@
 
 This is the plain way to render the template: easy to follow and to debug, and the
 reference the filter-graph renderer is benchmarked against. Every frame is composed in
-Python, so it is several times slower than :class:`~adloom.producer.template.TemplateRenderer`.
+Python, so it is a few times slower than :class:`~adloom.producer.template.TemplateRenderer`
+(``bench/render.py`` measures by how much).
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import ClassVar, Literal
 
-from PIL import Image
+from PIL import Image, ImageFilter
 
 from adloom.domain import Campaign, Creative, CreativePlan
 from adloom.producer import ffmpeg
@@ -41,7 +42,10 @@ class Composer:
     def __init__(self, tpl: Template) -> None:
         self.tpl = tpl
         self.backgrounds = [
-            sc.background.resize(sc.background_size, Image.Resampling.BICUBIC) for sc in tpl.scenes
+            sc.background.filter(ImageFilter.BoxBlur(sc.background_blur)).resize(
+                sc.background_size, Image.Resampling.BICUBIC
+            )
+            for sc in tpl.scenes
         ]
 
     def scene_frame(self, i: int, k: int) -> Image.Image:
@@ -94,33 +98,15 @@ class FrameByFrameRenderer(Renderer, Backend[FrameByFrameRendererConfig]):
     ) -> Creative:
         tpl = build(plan, campaign)
         composer = Composer(tpl)
-        tags = ffmpeg.metadata(plan, self.name)
-        cfg = self.config
-        out_path, thumbnail_path = Path(out_path), thumbnail_path and Path(thumbnail_path)
-        with ffmpeg.outputs(out_path, thumbnail_path) as (tmp_video, tmp_thumb):
-            graph = f"[0:v]{_TO_YUV}[vout]"
-            thumb_out: list[str] = []
-            if tmp_thumb is not None:
-                conv, thumb_out = ffmpeg.thumbnail_args(tmp_thumb)
-                graph = (
-                    f"[0:v]{_TO_YUV},split=2[vout][t0];"
-                    f"[t0]select='eq(n,{tpl.thumbnail_frame})',{conv}[vthumb]"
-                )
-            cmd = [
-                ffmpeg.ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-y",
-                "-filter_complex_threads", "1",
-                "-f", "rawvideo", "-pix_fmt", "rgb24",
-                "-video_size", f"{tpl.width}x{tpl.height}",
-                "-framerate", str(tpl.fps), "-i", "pipe:0",
-                *ffmpeg.input_args(cfg, tpl),
-                "-filter_complex", graph,
-                "-map", "[vout]",
-                *ffmpeg.output_args(cfg, tpl, tags, 1, tmp_video),
-            ]  # fmt: skip
-            if thumb_out:
-                cmd += ["-map", "[vthumb]", "-frames:v", "1", *thumb_out]
+        raw = [
+            "-f", "rawvideo", "-pix_fmt", "rgb24", "-video_size", f"{tpl.width}x{tpl.height}",
+            "-framerate", str(tpl.fps), "-i", "pipe:0",
+        ]  # fmt: skip
+
+        def encode(tmp: Path, tags: dict[str, str]) -> None:
+            cmd = ffmpeg.command(self.config, tpl, tags, raw, f"[0:v]{_TO_YUV}[vout]", tmp)
             with ffmpeg.streaming(cmd) as pipe:
                 for n in range(tpl.frame_count):
                     pipe.write(composer.frame(n).tobytes())
-            sha = ffmpeg.sha256(tmp_video)
-        return ffmpeg.creative(plan, tpl, self.name, out_path, sha, thumbnail_path, tags)
+
+        return ffmpeg.produce(plan, tpl, self.name, out_path, thumbnail_path, encode)

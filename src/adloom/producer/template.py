@@ -1,21 +1,24 @@
 """The Producer's embedded default: the template animated by one ffmpeg filter graph.
 
-Python paints each still layer once (:mod:`adloom.producer.layers`); per-frame work is
-left to ffmpeg's C filters. All layers travel to ffmpeg as a single raw RGBA atlas on
-stdin (no temporary image files, no PNG encoding), the graph crops each layer out,
-converts it to YUV once, and animates it with time expressions: ``crop`` pans the
-backgrounds, ``scale`` zooms product shots, ``fade`` and ``overlay`` bring text in, and
-``xfade``/``concat`` join the scenes. One libx264 pass encodes the result.
+Python paints each still layer once (:mod:`adloom.producer.layers`); the per-frame work
+is ffmpeg's, in C. All stills travel as one raw RGBA atlas on stdin (no temporary image
+files, no PNG round trip); the graph cuts each still out and converts it to YUV once,
+then animates it with time expressions: ``crop`` pans backgrounds, ``scale`` zooms
+product shots, ``fade`` and ``overlay`` bring text in, overlays blend transitions and
+``concat`` joins the scenes. libx264 encodes the result in the same process.
 """
 
 from __future__ import annotations
 
 import math
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar, Literal
 
+import numpy as np
 from PIL import Image
+from pydantic import Field
 
 from adloom.domain import Campaign, Creative, CreativePlan
 from adloom.producer import ffmpeg
@@ -36,8 +39,8 @@ class Slot:
     h: int
 
 
-def pack(images: list[Image.Image]) -> tuple[Image.Image, list[Slot]]:
-    """Shelf-pack ``images`` into one RGBA atlas: tallest first, left to right."""
+def layout(images: list[Image.Image]) -> tuple[tuple[int, int], list[Slot]]:
+    """Shelf-pack ``images`` into one atlas: tallest first, left to right."""
     width = max(img.width for img in images)
     order = sorted(range(len(images)), key=lambda i: (-images[i].height, i))
     slots: dict[int, Slot] = {}
@@ -49,10 +52,23 @@ def pack(images: list[Image.Image]) -> tuple[Image.Image, list[Slot]]:
         slots[i] = Slot(x, y, img.width, img.height)
         x += img.width
         shelf = max(shelf, img.height)
-    atlas = Image.new("RGBA", (width, y + shelf), (0, 0, 0, 0))
-    for i, img in enumerate(images):
-        atlas.paste(img.convert("RGBA") if img.mode != "RGBA" else img, (slots[i].x, slots[i].y))
-    return atlas, [slots[i] for i in range(len(images))]
+    return (width, y + shelf), [slots[i] for i in range(len(images))]
+
+
+def paint(images: list[Image.Image], size: tuple[int, int], slots: list[Slot]) -> np.ndarray:
+    """The atlas as raw RGBA pixels, ready for ffmpeg's stdin."""
+    atlas = np.zeros((size[1], size[0], 4), dtype=np.uint8)
+    for img, s in zip(images, slots, strict=True):
+        atlas[s.y : s.y + s.h, s.x : s.x + s.w] = np.asarray(
+            img if img.mode == "RGBA" else img.convert("RGBA")
+        )
+    return atlas
+
+
+def pack(images: list[Image.Image]) -> tuple[Image.Image, list[Slot]]:
+    """The atlas as an image (for inspection), with where each image went."""
+    size, slots = layout(images)
+    return Image.fromarray(paint(images, size, slots), "RGBA"), slots
 
 
 def _quote(expr: str) -> str:
@@ -69,6 +85,40 @@ def stills(tpl: Template) -> list[Image.Image]:
     for layer in tpl.overlays:
         seen.setdefault(id(layer.image), layer.image)
     return list(seen.values())
+
+
+@dataclass(frozen=True)
+class Part:
+    """A run of output frames composited by one chain: a scene body or a transition."""
+
+    start: int
+    frames: int
+    scene: int
+    transition: bool
+
+
+def parts(tpl: Template) -> list[Part]:
+    """The output in order: each transition, then the rest of its scene."""
+    out: list[Part] = []
+    for i, sc in enumerate(tpl.scenes):
+        h = sc.transition_frames
+        if h and i > 0:
+            out.append(Part(sc.start_frame, h, i, True))
+        out.append(Part(sc.start_frame + h, sc.frames - h, i, False))
+    return [p for p in out if p.frames > 0]
+
+
+def split_parts(all_parts: list[Part], n: int) -> list[list[Part]]:
+    """``n`` contiguous runs of parts with about the same number of frames each."""
+    total = sum(p.frames for p in all_parts)
+    groups: list[list[Part]] = [[]]
+    done = 0
+    for p in all_parts:
+        if groups[-1] and len(groups) < n and done + p.frames / 2 > total * len(groups) / n:
+            groups.append([])
+        groups[-1].append(p)
+        done += p.frames
+    return groups
 
 
 class _Graph:
@@ -195,24 +245,23 @@ class _Graph:
             self.chains.append(f"[{head}][{tail}]overlay=x={_quote(x)}:y=0:eval=frame[{out}]")
         return out
 
-    def timeline(self) -> str:
-        """Every part in order: each transition, then the rest of its scene."""
-        parts: list[str] = []
-        prev: SceneLayers | None = None
-        for sc in self.tpl.scenes:
-            h = sc.transition_frames
-            if h and prev is not None:
-                parts.append(self.transition(prev, sc))
-            parts.append(self.piece(sc, h, sc.frames))
-            prev = sc
-        if len(parts) == 1:
-            return parts[0]
+    def timeline(self, run: list[Part]) -> str:
+        """The parts of ``run`` composited and joined in order."""
+        pads = []
+        for part in run:
+            sc = self.tpl.scenes[part.scene]
+            if part.transition:
+                pads.append(self.transition(self.tpl.scenes[part.scene - 1], sc))
+            else:
+                first = part.start - sc.start_frame
+                pads.append(self.piece(sc, first, first + part.frames))
         out = self.pad("main")
-        # concat restamps its parts; renumbering keeps t on exact output frame times.
-        self.chains.append(
-            "".join(f"[{p}]" for p in parts)
-            + f"concat=n={len(parts)},settb=1/{self.tpl.fps},setpts=N[{out}]"
-        )
+        joined = "".join(f"[{p}]" for p in pads)
+        if len(pads) > 1:
+            joined += f"concat=n={len(pads)},"
+        # Parts carry output frame times; an encoded run must start at zero (or ffmpeg
+        # pads the gap by repeating its first frame) and with exact frame times.
+        self.chains.append(f"{joined}settb=1/{self.tpl.fps},setpts=N[{out}]")
         return out
 
     def sources(self) -> list[str]:
@@ -222,9 +271,13 @@ class _Graph:
         for i in used:
             s = self.slots[i]
             size = self.sizes.get(i)
-            resize = f"w={size[0]}:h={size[1]}:flags=bicubic:" if size else ""
-            fmt = "yuv420p" if size else "yuva420p"
-            chain = f"[a{i}]crop={s.w}:{s.h}:{s.x}:{s.y},scale={resize}{_TO_YUV},format={fmt}"
+            chain = f"[a{i}]crop={s.w}:{s.h}:{s.x}:{s.y},"
+            if size:  # a background: softened, upscaled, opaque
+                r = SceneLayers.background_blur
+                chain += f"boxblur={r}:1,scale=w={size[0]}:h={size[1]}:flags=bicubic:"
+                chain += f"{_TO_YUV},format=yuv420p"
+            else:
+                chain += f"scale={_TO_YUV},format=yuva420p"
             names = self.uses[i]
             if len(names) > 1:
                 chain += f",split={len(names)}"
@@ -237,27 +290,35 @@ def _clip(a: Anim, t: str) -> str:
 
 
 def filter_graph(
-    tpl: Template, images: list[Image.Image], slots: list[Slot], thumbnail: str | None
+    tpl: Template,
+    images: list[Image.Image],
+    slots: list[Slot],
+    run: list[Part] | None = None,
+    out: str = "vout",
 ) -> str:
-    """The whole creative as one ``-filter_complex``; outputs ``[vout]`` (and ``[vthumb]``)."""
+    """One ``-filter_complex`` rendering the parts of ``run`` (all by default) to ``[out]``."""
     g = _Graph(tpl, images, slots)
-    out = g.timeline()
+    pad = g.timeline(parts(tpl) if run is None else run)
     for layer in tpl.overlays:
-        out = g.overlay(out, layer, 0, None)
-    if thumbnail is None:
-        g.chains.append(f"[{out}]null[vout]")
-    else:
-        g.chains.append(f"[{out}]split=2[vout][t0]")
-        g.chains.append(f"[t0]select='eq(n,{tpl.thumbnail_frame})',{thumbnail}[vthumb]")
+        pad = g.overlay(pad, layer, 0, None)
+    g.chains.append(f"[{pad}]null[{out}]")
     return ";".join(g.sources() + g.chains)
 
 
 class TemplateRendererConfig(ffmpeg.EncodeConfig):
     type: Literal["template"] = "template"
+    segments: int = Field(
+        2,
+        ge=1,
+        le=16,
+        description="Runs of scenes composited and encoded side by side, each by its own "
+        "filter graph and encoder (ffmpeg gives each graph a thread); match the cores. "
+        "The encoder threads are shared out among them.",
+    )
 
 
 class TemplateRenderer(Renderer, Backend[TemplateRendererConfig]):
-    """Layered template compositor: Pillow paints, one ffmpeg filter graph animates."""
+    """Layered template compositor: Pillow paints, ffmpeg filter graphs animate."""
 
     name = "template"  # type: ignore[misc]  # Renderer declares it per instance, Backend per class
     Config: ClassVar[type[BackendConfig]] = TemplateRendererConfig
@@ -272,25 +333,43 @@ class TemplateRenderer(Renderer, Backend[TemplateRendererConfig]):
     ) -> Creative:
         tpl = build(plan, campaign)
         images = stills(tpl)
-        atlas, slots = pack(images)
-        tags = ffmpeg.metadata(plan, self.name)
-        cfg = self.config
-        out_path, thumbnail_path = Path(out_path), thumbnail_path and Path(thumbnail_path)
-        with ffmpeg.outputs(out_path, thumbnail_path) as (tmp_video, tmp_thumb):
-            conv, thumb_out = ffmpeg.thumbnail_args(tmp_thumb) if tmp_thumb else (None, [])
-            cmd = [
-                ffmpeg.ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-y",
-                "-filter_complex_threads", "1",
-                "-f", "rawvideo", "-pix_fmt", "rgba",
-                "-video_size", f"{atlas.width}x{atlas.height}",
-                "-framerate", str(tpl.fps), "-i", "pipe:0",
-                *ffmpeg.input_args(cfg, tpl),
-                "-filter_complex", filter_graph(tpl, images, slots, conv),
-                "-map", "[vout]",
-                *ffmpeg.output_args(cfg, tpl, tags, 1, tmp_video),
-            ]  # fmt: skip
-            if thumb_out:
-                cmd += ["-map", "[vthumb]", "-frames:v", "1", *thumb_out]
-            ffmpeg.run(cmd, stdin=atlas.tobytes())
-            sha = ffmpeg.sha256(tmp_video)
-        return ffmpeg.creative(plan, tpl, self.name, out_path, sha, thumbnail_path, tags)
+        size, slots = layout(images)
+        runs = split_parts(parts(tpl), self.config.segments)
+        atlas = [
+            "-f", "rawvideo", "-pix_fmt", "rgba", "-video_size", f"{size[0]}x{size[1]}",
+            "-framerate", str(tpl.fps), "-i", "pipe:0",
+        ]  # fmt: skip
+
+        def painted() -> bytes:
+            return paint(images, size, slots).tobytes()
+
+        def encode(tmp: Path, tags: dict[str, str]) -> None:
+            cfg = self.config
+            if len(runs) == 1:
+                graph = filter_graph(tpl, images, slots)
+                # ffmpeg starts up while the atlas is painted.
+                ffmpeg.run(ffmpeg.command(cfg, tpl, tags, atlas, graph, tmp), stdin=painted)
+                return
+            threads = max(1, cfg.threads // len(runs))
+            with tempfile.TemporaryDirectory(prefix="adloom-") as folder:
+                cmd, files = [*ffmpeg.head(), *atlas], []
+                for k, run in enumerate(runs):
+                    cmd += ["-filter_complex", filter_graph(tpl, images, slots, run, f"vout{k}")]
+                for k, run in enumerate(runs):
+                    first, frames = run[0].start, sum(p.frames for p in run)
+                    key = tpl.thumbnail_frame - first
+                    files.append(Path(folder) / f"run{k}.h264")
+                    cmd += [
+                        "-map", f"[vout{k}]",
+                        *ffmpeg.video_args(
+                            cfg, tpl, frames, key if 0 <= key < frames else None, threads
+                        ),
+                        "-f", "h264", str(files[-1]),
+                    ]  # fmt: skip
+                ffmpeg.run(cmd, stdin=painted)
+                # Each run starts with a keyframe and has the same parameters, so the
+                # elementary streams simply follow each other.
+                stream = b"".join(f.read_bytes() for f in files)
+                ffmpeg.run(ffmpeg.mux_command(cfg, tpl, tags, tmp), stdin=lambda: stream)
+
+        return ffmpeg.produce(plan, tpl, self.name, out_path, thumbnail_path, encode)

@@ -20,6 +20,7 @@ def font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
     return ImageFont.load_default(size=size)
 
 
+@lru_cache(maxsize=4096)
 def text_width(text: str, size: int) -> int:
     left, _, right, _ = font(size).getbbox(text)
     return int(right - left)
@@ -72,18 +73,35 @@ class TextBlock:
 def fit(
     text: str, max_width: int, max_height: int, max_size: int, min_size: int, max_lines: int
 ) -> TextBlock:
-    """Largest size at which ``text`` wraps into the box; below ``min_size`` text is never
-    shrunk further, so very long copy may overflow ``max_lines`` but stays legible."""
-    size = max_size
-    step = max(1, max_size // 24)
-    while True:
+    """Largest size at which ``text`` wraps into the box (a binary search over sizes).
+
+    Text is never shrunk below ``min_size``: very long copy may then overflow
+    ``max_lines`` but stays legible.
+    """
+
+    def layout(size: int) -> TextBlock:
         lines = wrap(text, size, max_width)
-        height = line_height(size) * len(lines)
         width = max(text_width(line, size) for line in lines)
-        fits = len(lines) <= max_lines and height <= max_height and width <= max_width
-        if fits or size <= min_size:
-            return TextBlock(tuple(lines), size, width, height)
-        size = max(min_size, size - step)
+        return TextBlock(tuple(lines), size, width, line_height(size) * len(lines))
+
+    def fits(b: TextBlock) -> bool:
+        return len(b.lines) <= max_lines and b.height <= max_height and b.width <= max_width
+
+    largest = layout(max_size)
+    if fits(largest):  # short copy, the usual case
+        return largest
+    best = layout(min_size)
+    if not fits(best):
+        return best
+    lo, hi = min_size + 1, max_size - 1
+    while lo <= hi:
+        mid = (lo + hi) // 2
+        candidate = layout(mid)
+        if fits(candidate):
+            best, lo = candidate, mid + 1
+        else:
+            hi = mid - 1
+    return best
 
 
 def draw_block(

@@ -16,7 +16,7 @@ from adloom.errors import AdloomError, InputError, RenderError
 from adloom.producer import ffmpeg
 from adloom.producer.frames import FrameByFrameRenderer
 from adloom.producer.label import disclosure_label, label_box
-from adloom.producer.template import TemplateRenderer
+from adloom.producer.template import TemplateRenderer, TemplateRendererConfig
 from adloom.registry import create
 
 Frames = list[tuple[float, np.ndarray]]
@@ -203,13 +203,13 @@ def test_missing_asset_is_an_input_error_and_writes_nothing(
 def test_ffmpeg_failure_is_a_one_line_render_error(
     campaign: Campaign, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    real = ffmpeg.output_args
+    real = ffmpeg.video_args
 
     def broken(*args: object, **kwargs: object) -> list[str]:
         good: list[str] = real(*args, **kwargs)  # type: ignore[arg-type]
         return [a.replace("libx264", "no_such_encoder") for a in good]
 
-    monkeypatch.setattr(ffmpeg, "output_args", broken)
+    monkeypatch.setattr(ffmpeg, "video_args", broken)
     out = tmp_path / "out" / "ad.mp4"
     with pytest.raises(RenderError) as err:
         TemplateRenderer().render(
@@ -230,3 +230,26 @@ def test_registered_by_short_name_with_strict_config() -> None:
     assert frames.config.preset == "veryfast"
     with pytest.raises(AdloomError, match="crff"):
         create("renderer", {"type": "template", "crff": 20}, "template")
+
+
+def test_cut_scenes_encoded_in_parallel_runs(campaign: Campaign, tmp_path: Path) -> None:
+    scenes = [
+        ("hook", "zoom_in", "cut", "gradient"),
+        ("product", "pan_left", "cut", "gradient"),
+        ("cta", "static", "cut", "solid"),
+    ]
+    plan = make_plan(campaign, duration_s=6.0, scenes=scenes)
+    for segments in (2, 3):
+        renderer = TemplateRenderer(TemplateRendererConfig(segments=segments))
+        check_video(
+            renderer.render(plan, campaign, tmp_path / f"{segments}.mp4"), plan, (1280, 720)
+        )
+
+
+def test_single_scene_without_audio(campaign: Campaign, tmp_path: Path) -> None:
+    plan = make_plan(campaign, duration_s=5.0, fps=30, scenes=[("cta", "pan_left", "cut", "solid")])
+    renderer = TemplateRenderer(TemplateRendererConfig(audio=False, rate_control="crf"))
+    creative = renderer.render(plan, campaign, tmp_path / "one.mp4")
+    check_video(creative, plan, (1280, 720))
+    with av.open(creative.path) as container:
+        assert [s.type for s in container.streams] == ["video"]

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import pytest
 from PIL import Image, ImageDraw
 from producer_plans import make_plan
 
-from adloom.domain import Campaign, CreativePlan
+from adloom.domain import Campaign, CreativePlan, Disclosure
 from adloom.errors import InputError
+from adloom.producer import ffmpeg
 from adloom.producer import text as tx
 from adloom.producer.layers import Anim, Fade, Palette, Ramp, Wave, build
-from adloom.producer.template import filter_graph, pack, stills
+from adloom.producer.template import filter_graph, pack, parts, split_parts, stills
 
 
 def ffmpeg_eval(expr: str, t: float) -> float:
@@ -102,7 +104,7 @@ def test_scenes_tile_the_frames_with_transitions(campaign: Campaign) -> None:
 def graph_of(plan: CreativePlan, campaign: Campaign) -> str:
     tpl = build(plan, campaign)
     images = stills(tpl)
-    return filter_graph(tpl, images, pack(images)[1], None)
+    return filter_graph(tpl, images, pack(images)[1])
 
 
 def test_layout_is_seeded(campaign: Campaign) -> None:
@@ -142,3 +144,38 @@ def test_atlas_packs_every_image_without_overlap() -> None:
     atlas, slots = pack(images)
     for img, s in zip(images, slots, strict=True):
         assert atlas.crop((s.x, s.y, s.x + s.w, s.y + s.h)).tobytes() == img.tobytes()
+
+
+def test_disclosure_metadata_follows_the_plan(campaign: Campaign) -> None:
+    plan = make_plan(campaign, duration_s=5.0)
+    tags = ffmpeg.metadata(plan, "template")
+    assert tags["ai_generated"] == "true"
+    assert plan.disclosure.text in tags["comment"]
+    quiet = plan.model_copy(update={"disclosure": Disclosure(in_metadata=False)})
+    assert "ai_generated" not in ffmpeg.metadata(quiet, "template")
+
+
+def test_ffmpeg_errors_become_one_line() -> None:
+    stderr = (
+        "[vost#0:0 @ 0x5615a344ab80] Unknown encoder 'x'\n"
+        "[vost#0:0 @ 0x5615a344ab80] Error selecting an encoder\n"
+        "Error opening output file out.mp4.\n"
+        "Error opening output files: Encoder not found\n"
+    )
+    assert ffmpeg.error_line(stderr) == "Unknown encoder 'x'"
+    assert ffmpeg.error_line("") == "no error output"
+
+
+def test_parts_tile_the_video_and_split_into_balanced_runs(campaign: Campaign) -> None:
+    tpl = build(make_plan(campaign, duration_s=6.0), campaign)
+    all_parts = parts(tpl)
+    assert all_parts[0].start == 0
+    for a, b in itertools.pairwise(all_parts):
+        assert b.start == a.start + a.frames
+    assert sum(p.frames for p in all_parts) == tpl.frame_count
+    for n in (1, 2, 3):
+        runs = split_parts(all_parts, n)
+        assert len(runs) == n
+        assert [p for run in runs for p in run] == all_parts
+        sizes = [sum(p.frames for p in run) for run in runs]
+        assert max(sizes) - min(sizes) <= max(p.frames for p in all_parts)
