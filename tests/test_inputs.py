@@ -170,6 +170,7 @@ def test_cli_rejects_bad_context_override(sample: Path) -> None:
 
 def test_atomic_path_leaves_nothing_on_failure(tmp_path: Path) -> None:
     dest = tmp_path / "out.json"
+
     def write_then_fail() -> None:
         with atomic_path(dest) as tmp:
             tmp.write_text("half")

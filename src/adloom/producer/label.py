@@ -25,7 +25,7 @@ def disclosure_label(text: str, frame_height: int) -> Image.Image:
     font = ImageFont.load_default(size=max(10, round(h * 0.62)))
     left, top, right, bottom = font.getbbox(text)
     pad = round(h * 0.35)
-    w = (right - left) + 2 * pad
+    w = int(right - left) + 2 * pad
     img = Image.new("RGBA", (w, h), (0, 0, 0, 0))
     draw = ImageDraw.Draw(img)
     draw.rounded_rectangle((0, 0, w - 1, h - 1), radius=h // 4, fill=LABEL_BG)
