@@ -142,7 +142,20 @@ def test_cta_falls_back_to_headline(campaign: Campaign) -> None:
     )
     story = build_storyboard(product, Context(duration_s=6), claim_order=[], interest=None)
     assert story.cta.source_id == "h1"
-    assert story.scenes[-1].on_screen_text == story.cta
+    # The button carries the CTA and the voice asks for it; with no slogan there is no
+    # headline above the button.
+    assert story.scenes[-1].narration == story.cta
+    assert story.scenes[-1].on_screen_text is None
+
+
+def test_cta_scene_signs_off_with_the_slogan(campaign: Campaign) -> None:
+    product = campaign.product("boots")
+    story = build_storyboard(product, Context(duration_s=10), claim_order=[], interest=None)
+    last = story.scenes[-1]
+    assert last.role == "cta"
+    assert last.on_screen_text is not None
+    assert last.on_screen_text.source_id == "s1"
+    assert last.narration == story.cta
 
 
 def test_claims_only_product_still_plans(campaign: Campaign) -> None:

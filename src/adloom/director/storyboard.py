@@ -279,8 +279,10 @@ def build_storyboard(
                 f", caption '{shown}'" if shown else ", no caption"
             )
         else:  # cta
-            on_screen = cta
-            narration = pool.copy(["slogan"]) or cta
+            # The button shows the CTA; the headline above it signs off with the slogan
+            # (approved copy, reused if an earlier scene showed it) and the voice asks.
+            on_screen = pool.copy(["slogan"], max_chars=max_chars, reuse=True)
+            narration = cta
             camera = "static"
             visual = f"Call to action: {product.brand} logo beside {product.name}"
         scenes.append(

@@ -22,6 +22,7 @@ from PIL import Image, ImageDraw, ImageFilter, UnidentifiedImageError
 
 from adloom.domain import Box, Campaign, CreativePlan, Product, RenderedText, Scene
 from adloom.errors import InputError
+from adloom.grounding import normalize
 from adloom.producer import text as tx
 from adloom.producer.label import disclosure_label, label_box
 
@@ -720,7 +721,11 @@ class _Builder:
         layers: list[Layer] = []
         cap_top = self.caption_floor()
         caption: Layer | None = None
-        if scene.narration is not None:
+        shown = {normalize(t.text) for t in (scene.on_screen_text,) if t is not None}
+        if cta_here:
+            shown.add(normalize(self.plan.cta.text.text))
+        # Narration is captioned for muted autoplay, unless the frame already shows it.
+        if scene.narration is not None and normalize(scene.narration.text) not in shown:
             t0, dur = min(0.1, own_s * 0.1), min(0.3, own_s * 0.25)
             caption, cap_box = self.caption(scene, scene.narration.text, t0, dur)
             cap_top = cap_box.y
