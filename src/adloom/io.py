@@ -8,6 +8,7 @@ and renamed into place, so a failure never leaves a half-written file behind.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import shutil
@@ -34,6 +35,15 @@ def format_validation_error(where: str | Path, exc: ValidationError) -> InputErr
         msg = "unknown field"
     more = f" (+{len(errors) - 1} more)" if len(errors) > 1 else ""
     return InputError(where, f"{loc}: {msg}{more}")
+
+
+def sha256_file(path: str | Path) -> str:
+    """Hex digest of a file, read in chunks (creatives can be large)."""
+    digest = hashlib.sha256()
+    with Path(path).open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 def read_json(path: str | Path) -> Any:

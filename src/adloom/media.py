@@ -7,21 +7,13 @@ where the plan says it should.
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
 from adloom.domain import Creative as CreativeModel
 from adloom.domain import CreativePlan
 from adloom.errors import InputError
+from adloom.io import sha256_file
 from adloom.producer.label import label_box
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def creative_for_file(path: Path, plan: CreativePlan) -> CreativeModel:

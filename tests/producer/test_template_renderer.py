@@ -13,6 +13,7 @@ from producer_plans import make_plan
 
 from adloom.domain import Campaign, Creative, CreativePlan, Scene
 from adloom.errors import AdloomError, InputError, RenderError
+from adloom.io import sha256_file
 from adloom.producer import ffmpeg
 from adloom.producer.frames import FrameByFrameRenderer
 from adloom.producer.label import disclosure_label, label_box
@@ -58,7 +59,7 @@ def check_video(creative: Creative, plan: CreativePlan, size: tuple[int, int]) -
     assert abs(len(frames) - expected) <= 1
     assert creative.frame_count == expected
     assert (creative.width, creative.height) == size
-    assert creative.sha256 == ffmpeg.sha256(Path(creative.path))
+    assert creative.sha256 == sha256_file(creative.path)
 
     # No blank frames, and every scene moves between samples ~0.4 s apart.
     step = max(1, round(0.4 * fps))

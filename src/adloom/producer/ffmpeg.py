@@ -22,7 +22,7 @@ from pydantic import Field
 
 from adloom.domain import Creative, CreativePlan
 from adloom.errors import RenderError
-from adloom.io import atomic_path
+from adloom.io import atomic_path, sha256_file
 from adloom.producer.layers import Template
 from adloom.registry import BackendConfig
 
@@ -284,14 +284,6 @@ def streaming(cmd: list[str]) -> Iterator[IO[bytes]]:
             raise fail(code, err.read().decode("utf-8", "replace"))
 
 
-def sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 @contextmanager
 def outputs(out_path: Path, thumbnail_path: Path | None) -> Iterator[tuple[Path, Path | None]]:
     """Temporary paths for the video and thumbnail, renamed into place only on success."""
@@ -370,7 +362,7 @@ def produce(
         encode(tmp_video, tags)
         if tmp_thumb is not None:
             thumbnail(tmp_video, tpl, tmp_thumb)
-        sha = sha256(tmp_video)
+        sha = sha256_file(tmp_video)
     return Creative(
         creative_id=f"{plan.plan_id}-{sha[:12]}",
         plan_id=plan.plan_id,

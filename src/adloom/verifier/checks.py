@@ -9,7 +9,6 @@ new check (OCR, NSFW, privacy) is one more function in the list, not a new code 
 
 from __future__ import annotations
 
-import hashlib
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -33,6 +32,7 @@ from adloom.domain import (
     UserProfile,
 )
 from adloom.grounding import grounding_problem, is_approved_text, normalize
+from adloom.io import sha256_file
 from adloom.producer.label import label_box
 from adloom.verifier.labelmatch import LabelTemplate
 from adloom.verifier.video import VideoScan
@@ -269,14 +269,6 @@ def _passfail(problems: list[Problem], ok: str) -> Outcome:
     return Outcome(0.0, "; ".join(p.message for p in problems), problems)
 
 
-def _file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def says_ai_generated(metadata: Mapping[str, str], disclosure_text: str) -> str | None:
     """The metadata key that declares the content AI-generated, if any."""
     wanted = normalize(disclosure_text)
@@ -335,7 +327,7 @@ def container(ctx: CheckContext) -> Outcome:
         problems.append(Problem("major", f"pixel format {v.pix_fmt!r} is not widely playable"))
     expected = ctx.creative.sha256.lower().removeprefix("sha256:")
     try:
-        actual = _file_sha256(path)
+        actual = sha256_file(path)
     except OSError as exc:
         actual = f"unreadable ({exc.strerror})"
     if actual != expected:
