@@ -24,8 +24,8 @@ install: $(STAMP) ## Create the virtualenv and install adloom with its extras
 demo: $(STAMP) ## Run the whole loop on the bundled sample campaign into $(OUT)
 	$(BIN)/adloom demo --out $(OUT)
 
-test: $(STAMP) ## Run the whole test suite
-	$(BIN)/pytest $(PYTEST_ARGS)
+test: $(STAMP) ## Run the whole test suite with the coverage gate (pyproject.toml)
+	$(BIN)/pytest --cov=adloom --cov-report=term:skip-covered $(PYTEST_ARGS)
 
 test-fast: $(STAMP) ## Run the tests, skipping the slow end-to-end tier
 	$(BIN)/pytest -m "not slow" $(PYTEST_ARGS)
