@@ -109,7 +109,8 @@ def demo(
     )
     for p in run.pairs:
         if p.reused_generic and p.product_id == campaign.products[0].id:
-            out.print(f"  {p.user_id}: generic creative — {p.plan.matching.rationale}")
+            why = p.plan.matching.rationale.removeprefix("generic: ")
+            out.print(f"  {p.user_id}: generic creative — {why}")
     out.print(f"open {result.index}")
 
 

@@ -126,7 +126,8 @@ def _pair(pair: PairResult, generic: CreativeResult, root: Path) -> str:
     )
     if pair.reused_generic:
         body = (
-            f'<div class="why">Generic creative shown: {escape(m.rationale)}</div>'
+            '<div class="why">Generic creative shown: '
+            f"{escape(m.rationale.removeprefix('generic: '))}</div>"
             f'<div class="videos">{_video(generic, root, "Generic (shown to this user)")}</div>'
         )
     else:
