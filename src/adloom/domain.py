@@ -146,7 +146,11 @@ class Product(Model):
 
 
 class Policy(Model):
-    """Campaign-wide rules the Director and Verifier enforce."""
+    """Campaign-wide rules the Director and Verifier enforce.
+
+    Personalization consent is not a setting: a user without it always gets the generic
+    creative.
+    """
 
     min_compatibility: float = Field(
         0.35,
@@ -155,7 +159,6 @@ class Policy(Model):
         description="Below this user-product compatibility the generic creative is used.",
     )
     disclosure_text: str = Field("AI-generated", min_length=2, max_length=40)
-    require_consent: bool = True
     prohibited_terms: list[str] = Field(default_factory=list)
 
 
