@@ -25,79 +25,22 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 import sys  # noqa: E402
 import time  # noqa: E402
-from pathlib import Path  # noqa: E402
 
+from adloom.demo import load_sample  # noqa: E402
 from adloom.director.embeddings import MiniLMConfig, MiniLMEmbedder  # noqa: E402
 from adloom.director.template import TemplatePlanner, TemplatePlannerConfig  # noqa: E402
 from adloom.domain import (  # noqa: E402
-    Budget,
-    Campaign,
-    Claim,
-    Consent,
-    CopyLine,
     CreativePlan,
-    HistoryItem,
-    Product,
-    User,
 )
 
-SAMPLE = Path(__file__).resolve().parents[1] / "src" / "adloom" / "sample"
 GOAL = 10.0
-
-
-def load_inputs() -> tuple[Campaign, list[User]]:
-    try:
-        from adloom.io import load_campaign, load_users
-
-        return load_campaign(SAMPLE / "campaign.json"), load_users(SAMPLE / "users.json")
-    except Exception as exc:  # the sample is optional for this benchmark
-        print(f"(sample campaign unavailable: {exc}; using a built-in one)")
-        return builtin_inputs()
-
-
-def builtin_inputs() -> tuple[Campaign, list[User]]:
-    product = Product(
-        id="boots",
-        name="Trail Boot",
-        brand="Northpeak",
-        category="outdoor footwear",
-        selling_points=["waterproof", "lightweight", "grippy outsole"],
-        verified_claims=[
-            Claim(id="c1", text="Waterproof membrane", evidence="lab test"),
-            Claim(id="c2", text="Only 480 g per boot", evidence="spec sheet"),
-        ],
-        approved_copy=[
-            CopyLine(id="h1", role="headline", text="Go further, stay dry"),
-            CopyLine(id="k1", role="hook", text="Made for {interest}"),
-            CopyLine(id="a1", role="cta", text="Shop now"),
-        ],
-        palette=["#1e5a3c", "#f2efe6"],
-    )
-    campaign = Campaign(
-        id="bench",
-        name="bench",
-        advertiser="bench",
-        objective="consideration",
-        budget=Budget(amount=1),
-        products=[product],
-    )
-    topics = ["hiking trail", "coffee roastery", "gaming setup", "skincare routine"]
-    users = [
-        User(
-            id=f"u{i}",
-            consent=Consent(personalization=True),
-            history=[HistoryItem(title=f"{t} day {j}", tags=t.split()) for j in range(4)],
-        )
-        for i, t in enumerate(topics)
-    ]
-    return campaign, users
 
 
 def main(repeats: int) -> None:
     import torch
 
     torch.set_num_threads(1)
-    campaign, users = load_inputs()
+    campaign, users = load_sample()
     pairs = [(u, p) for u in users for p in campaign.products]
     context = campaign.contexts[0]
 

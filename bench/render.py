@@ -1,7 +1,7 @@
 """Rendering speed: seconds of video rendered per wall-clock second, template vs baseline.
 
-Renders one 6 s 1280x720 creative for the bundled sample campaign (or a built-in product
-when the sample is unavailable) with both Producer backends:
+Renders one 6 s 1280x720 creative for the bundled sample campaign with both Producer
+backends:
 
 * template: the embedded default, stills painted once and animated by ffmpeg filter
   graphs (two runs of scenes side by side, one per core, with default settings);
@@ -28,82 +28,23 @@ import tempfile
 import time
 from pathlib import Path
 
-from PIL import Image, ImageDraw
-
+from adloom.demo import load_sample
 from adloom.domain import (
-    Asset,
     Background,
-    Budget,
     CallToAction,
     Campaign,
-    Claim,
     Context,
-    CopyLine,
     CreativePlan,
     GroundedText,
-    LicenseRecord,
     MatchDecision,
-    Product,
     Scene,
 )
 from adloom.producer.base import Renderer
 from adloom.producer.frames import FrameByFrameRenderer
 from adloom.producer.template import TemplateRenderer
 
-SAMPLE = Path(__file__).resolve().parents[1] / "src" / "adloom" / "sample" / "campaign.json"
 GOAL = 10.0  # video seconds per wall second, for 6 s of 720p on 2 cores
 DURATION = 6.0
-
-
-def builtin_campaign(tmp: Path) -> Campaign:
-    """A one-product campaign with a drawn product shot and logo."""
-    shot = Image.new("RGBA", (480, 480), (0, 0, 0, 0))
-    d = ImageDraw.Draw(shot)
-    d.rounded_rectangle((90, 60, 390, 440), radius=40, fill=(30, 77, 58, 255))
-    d.ellipse((160, 140, 320, 300), fill=(242, 239, 230, 255))
-    shot.save(tmp / "boots.png")
-    logo = Image.new("RGBA", (240, 80), (30, 77, 58, 255))
-    ImageDraw.Draw(logo).text((24, 28), "NORTHPEAK", fill=(255, 255, 255, 255))
-    logo.save(tmp / "logo.png")
-    lic = LicenseRecord(license="CC0-1.0", holder="adloom", source="drawn by bench/render.py")
-    product = Product(
-        id="boots",
-        name="Trail Boot",
-        brand="Northpeak",
-        category="outdoor footwear",
-        verified_claims=[
-            Claim(id="c1", text="Waterproof membrane", evidence="lab test"),
-            Claim(id="c2", text="Only 520 g per boot", evidence="spec sheet"),
-        ],
-        approved_copy=[
-            CopyLine(id="h1", role="headline", text="Go further, stay dry"),
-            CopyLine(id="s1", role="slogan", text="Every trail. Every weather."),
-            CopyLine(id="cta", role="cta", text="Find your pair"),
-        ],
-        assets=[
-            Asset(id="main", kind="product_image", path="boots.png", license=lic),
-            Asset(id="logo", kind="logo", path="logo.png", license=lic),
-        ],
-        palette=["#1e4d3a", "#f2efe6", "#e8c547"],
-    )
-    return Campaign(
-        id="bench",
-        name="bench",
-        advertiser="adloom",
-        objective="consideration",
-        budget=Budget(amount=1),
-        products=[product],
-    ).with_base_dir(tmp)
-
-
-def load(tmp: Path) -> Campaign:
-    try:
-        from adloom.io import load_campaign
-
-        return load_campaign(SAMPLE)
-    except Exception as exc:  # the sample is optional for this benchmark
-        print(f"(sample campaign unavailable: {exc}; using a built-in one)")
-        return builtin_campaign(tmp)
 
 
 def make_plan(campaign: Campaign) -> CreativePlan:
@@ -194,7 +135,7 @@ def main() -> int:
         print(f"pinned to {len(cpus)} CPU(s); load average {os.getloadavg()[0]:.2f}")
     with tempfile.TemporaryDirectory() as tmp_dir:
         tmp = Path(tmp_dir)
-        campaign = load(tmp)
+        campaign, _ = load_sample()
         plan = make_plan(campaign)
         w, h = plan.context.size
         print(
