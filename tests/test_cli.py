@@ -98,3 +98,20 @@ def test_verify_garbage_file(tmp_path: Path) -> None:
     r = runner.invoke(app, ["verify", str(bad), "--plan", str(plan), "--campaign", campaign])
     assert r.exit_code == 2
     assert "bad.mp4: unreadable video" in r.output
+
+
+def test_render_refuses_ungrounded_plan(tmp_path: Path) -> None:
+    campaign = str(sample_dir() / "campaign.json")
+    plan = tmp_path / "plan.json"
+    r = runner.invoke(
+        app, ["plan", "--campaign", campaign, "--product", "lumi-serum", "-o", str(plan)]
+    )
+    assert r.exit_code == 0, r.output
+    data = json.loads(plan.read_text())
+    data["scenes"][0]["on_screen_text"]["text"] = "Cures acne overnight"
+    plan.write_text(json.dumps(data))
+    video = tmp_path / "ad.mp4"
+    r = runner.invoke(app, ["render", str(plan), "--campaign", campaign, "--out", str(video)])
+    assert r.exit_code == 2
+    assert "plan.json: scenes.0.on_screen_text: text 'Cures acne overnight' differs" in r.output
+    assert not video.exists()

@@ -193,12 +193,20 @@ def render(
 ) -> None:
     """Render a plan to an MP4 (plus a thumbnail and a creative.json record beside it)."""
     from adloom import registry
+    from adloom.grounding import grounding_problem
     from adloom.io import load_campaign, load_plan, write_model
     from adloom.pipeline import relative_to
 
     the_plan = load_plan(plan_file)
     campaign = load_campaign(campaign_file)
-    _product(campaign, the_plan.product_id, plan_file)
+    product = _product(campaign, the_plan.product_id, plan_file)
+    # A hand-edited plan must not turn into a video with invented product facts.
+    allowed = [the_plan.matching.interest] if the_plan.matching.interest else []
+    for scene_index, fld, item in the_plan.texts():
+        problem = grounding_problem(item, product, allowed)
+        if problem is not None:
+            where = "cta" if scene_index is None else f"scenes.{scene_index}.{fld}"
+            raise InputError(plan_file, f"{where}: {problem}")
     backend = registry.create("renderer", renderer, "template")
     thumb = out_file.with_suffix(".png")
     creative = backend.render(the_plan, campaign, out_file, thumbnail_path=thumb)
