@@ -38,8 +38,9 @@ def creative_for_file(path: Path, plan: CreativePlan) -> CreativeModel:
             metadata = {str(k): str(v) for k, v in container.metadata.items()}
     except av.error.FFmpegError as exc:
         raise InputError(path, f"unreadable video: {exc}") from None
+    digest = sha256_file(path)
     return CreativeModel(
-        creative_id=f"file-{sha256_file(path)[:12]}",
+        creative_id=f"file-{digest[:12]}",
         plan_id=plan.plan_id,
         path=str(path),
         width=width,
@@ -48,7 +49,7 @@ def creative_for_file(path: Path, plan: CreativePlan) -> CreativeModel:
         duration_s=duration,
         frame_count=frames,
         codec=codec,
-        sha256=sha256_file(path),
+        sha256=digest,
         seed=plan.seed,
         renderer="external",
         disclosure_text=plan.disclosure.text,

@@ -492,23 +492,11 @@ class Profiler:
 
     def profile(self, user: User) -> UserProfile:
         if not user.consent.personalization:
-            return UserProfile(
-                user_id=user.id,
-                personalizable=False,
-                reason=NO_CONSENT,
-                language=user.demographics.language or "en",
-                summary="Generic audience: the user has not consented to personalization.",
-            )
+            return _generic(user, NO_CONSENT, "the user has not consented to personalization")
         offset = max(0, len(user.history) - self.max_history)
         items = user.history[offset:]
         if not items:
-            return UserProfile(
-                user_id=user.id,
-                personalizable=False,
-                reason=NO_HISTORY,
-                language=user.demographics.language or "en",
-                summary="Generic audience: the user has no interaction history yet.",
-            )
+            return _generic(user, NO_HISTORY, "the user has no interaction history yet")
         ids = [it.id or f"h{offset + i}" for i, it in enumerate(items)]
         texts = [item_text(it) for it in items]
         vectors = self.embedder.embed(texts)
@@ -656,3 +644,14 @@ def summarize(profile: UserProfile) -> str:
         parts.append(f"prefers {colours}")
     parts.append(f"language: {profile.language}")
     return "; ".join(parts) + "."
+
+
+def _generic(user: User, reason: str, why: str) -> UserProfile:
+    """A profile that allows no personalization; the history is not read."""
+    return UserProfile(
+        user_id=user.id,
+        personalizable=False,
+        reason=reason,
+        language=user.demographics.language or "en",
+        summary=f"Generic audience: {why}.",
+    )
