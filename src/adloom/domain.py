@@ -61,6 +61,11 @@ class LicenseRecord(Model):
     attribution: str | None = None
     allows_modification: bool = True
     expires: date | None = None
+    model_release: bool = Field(
+        False,
+        description="A signed release covers every identifiable person shown (portrait "
+        "rights); without it, faces found in frames built from this asset are flagged.",
+    )
 
 
 class Asset(Model):
@@ -318,6 +323,15 @@ class VisualCues(Model):
     source: Literal["history_images", "none"] = "none"
 
 
+class InputFlag(Model):
+    """Something in a user's data the Director refused to use, and why."""
+
+    source: str = Field(description="Where it was found, e.g. 'history[3].title'.")
+    kind: Literal["injection", "sensitive"]
+    category: str = Field(description="Injection pattern or sensitive category (health, ...).")
+    text: str = Field(description="The offending excerpt (kept short).")
+
+
 class UserProfile(Model):
     user_id: str
     personalizable: bool
@@ -330,6 +344,10 @@ class UserProfile(Model):
     visual: VisualCues = Field(default_factory=VisualCues)
     language: str = "en"
     summary: str = ""
+    flags: list[InputFlag] = Field(
+        default_factory=list,
+        description="Instructions or sensitive traits found in the history and left out.",
+    )
 
 
 # --------------------------------------------------------------------------- plan
@@ -390,6 +408,9 @@ class Scene(Model):
     asset_ids: list[str] = Field(default_factory=list)
     background: Background = Field(default_factory=Background)
     transition_in: Transition = "cut"
+    text_position: Literal["auto", "top", "center", "bottom"] = Field(
+        "auto", description="Where on-screen text goes; 'auto' lets the template decide."
+    )
 
     @property
     def end_s(self) -> float:
@@ -521,6 +542,8 @@ class Evidence(Model):
     scene_index: int | None = None
     start_s: float | None = None
     end_s: float | None = None
+    frame: int | None = Field(None, description="Frame number the problem was seen on.")
+    box: Box | None = Field(None, description="Where in the frame, in pixels.")
     text: str | None = None
 
 
@@ -532,6 +555,9 @@ class Verdict(Model):
     evidence: list[Evidence] = Field(default_factory=list)
     rationale: str
     verifier: str = "basic"
+    track_scores: dict[str, float] = Field(
+        default_factory=dict, description="Mean check score per track (utility, compliance)."
+    )
 
     def check(self, name: str) -> CheckResult:
         for c in self.checks:
@@ -539,23 +565,82 @@ class Verdict(Model):
                 return c
         raise KeyError(name)
 
+    @property
+    def failed(self) -> list[CheckResult]:
+        return [c for c in self.checks if not c.passed]
+
+
+DirectiveAction = Literal[
+    "recaption",
+    "retime",
+    "swap_hook",
+    "swap_asset",
+    "swap_background",
+    "drop_claim",
+    "reposition_text",
+    "restore_context",
+    "regenerate_scene",
+    "update_profile",
+    "fallback_generic",
+    "rerender",
+]
+
 
 class Directive(Model):
     """A minimal revision, routed to the Director (plan) or the Producer (execution)."""
 
     target: Literal["director", "producer"]
-    action: Literal[
-        "recaption",
-        "retime",
-        "swap_hook",
-        "regenerate_scene",
-        "update_profile",
-        "fallback_generic",
-        "rerender",
-    ]
+    action: DirectiveAction
     scene_index: int | None = None
     params: dict[str, Any] = Field(default_factory=dict)
     reason: str
+    check: str | None = Field(None, description="The failed check this directive answers.")
+
+
+class Attribution(Model):
+    """Why a check failed: the plan (what was decided) or the execution (how it was made)."""
+
+    check: str
+    level: Literal["plan", "execution"]
+    aspect: str = Field(
+        description="Plan: profile, matching, tone, hook, copy, cta, asset, context. "
+        "Execution: rendering, timing, text_placement, asset_mismatch, metadata."
+    )
+    scene_index: int | None = None
+    message: str
+
+
+class Reflection(Model):
+    """The Reflector's reading of a verdict: what went wrong, where, and the fix."""
+
+    plan_id: str
+    creative_id: str
+    decision: Literal["accept", "revise", "reject"]
+    attributions: list[Attribution] = Field(default_factory=list)
+    directives: list[Directive] = Field(default_factory=list)
+    rationale: str
+
+
+class RefineRound(Model):
+    """One verify-reflect-revise round, as recorded in the output."""
+
+    round: int = Field(ge=0)
+    plan_id: str
+    creative_id: str
+    decision: Literal["accept", "revise", "reject"]
+    failed_checks: list[str] = Field(default_factory=list)
+    directives: list[Directive] = Field(default_factory=list)
+    rerendered_scenes: list[int] | None = Field(
+        None, description="Scenes encoded this round; None for a full render."
+    )
+    render_s: float = 0.0
+
+
+class RefineResult(Model):
+    plan_id: str
+    final_decision: Literal["accept", "revise", "reject"]
+    rounds: list[RefineRound]
+    stopped: Literal["accepted", "max_rounds", "no_progress", "no_directive", "rejected"]
 
 
 class Event(Model):
@@ -590,5 +675,7 @@ SCHEMAS: dict[str, type[BaseModel]] = {
     "creative": Creative,
     "verdict": Verdict,
     "directive": Directive,
+    "reflection": Reflection,
+    "refine": RefineResult,
     "event": Event,
 }

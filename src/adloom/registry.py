@@ -28,7 +28,10 @@ _BUILTINS: dict[str, dict[str, str]] = {
         "template": "adloom.producer.template:TemplateRenderer",
         "frames": "adloom.producer.frames:FrameByFrameRenderer",
     },
-    "verifier": {"basic": "adloom.verifier.basic:BasicVerifier"},
+    "verifier": {
+        "basic": "adloom.verifier.basic:BasicVerifier",
+        "full": "adloom.verifier.full:FullVerifier",
+    },
     "embedder": {
         "minilm": "adloom.director.embeddings:MiniLMEmbedder",
         "hashing": "adloom.director.embeddings:HashingEmbedder",

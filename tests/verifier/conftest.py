@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -58,8 +58,14 @@ def _reuse_scans(monkeypatch: pytest.MonkeyPatch) -> None:
     """Decode each (video, settings) pair once per session: most tests vary only text."""
     real = BasicVerifier.scan
 
-    def scan(self: BasicVerifier, creative: Creative, campaign: Campaign) -> VideoScan:
+    def scan(
+        self: BasicVerifier,
+        creative: Creative,
+        campaign: Campaign,
+        still_times: Sequence[float] = (),
+    ) -> VideoScan:
         key = (
+            tuple(still_times),
             self.config.model_dump_json(),
             creative.path,
             creative.height,
@@ -67,7 +73,7 @@ def _reuse_scans(monkeypatch: pytest.MonkeyPatch) -> None:
             campaign.policy.disclosure_text,
         )
         if key not in _SCANS:
-            _SCANS[key] = real(self, creative, campaign)
+            _SCANS[key] = real(self, creative, campaign, still_times)
         return _SCANS[key]
 
     monkeypatch.setattr(BasicVerifier, "scan", scan)

@@ -17,5 +17,10 @@ class Verifier(ABC):
         plan: CreativePlan,
         campaign: Campaign,
         profile: UserProfile | None = None,
+        *,
+        reference: CreativePlan | None = None,
     ) -> Verdict:
-        """Check ``creative`` against its plan and the campaign's products and policy."""
+        """Check ``creative`` against its plan and the campaign's products and policy.
+
+        ``reference`` is the product's generic plan: personalization is judged against it.
+        """

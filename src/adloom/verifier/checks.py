@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Literal
+from typing import Literal, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -107,6 +107,8 @@ class Problem:
     start_s: float | None = None
     end_s: float | None = None
     text: str | None = None
+    frame: int | None = None
+    box: Box | None = None
 
     @classmethod
     def drawn(cls, severity: Severity, message: str, item: RenderedText) -> Problem:
@@ -129,6 +131,13 @@ class Finding:
     evidence: list[Evidence]
 
 
+OptionsT = TypeVar("OptionsT", bound=BaseModel)
+
+#: How far into each scene its still is taken: late enough that text has faded in,
+#: early enough that the next scene's transition has not begun.
+STILL_AT = 0.7
+
+
 @dataclass
 class CheckContext:
     """Everything a check may look at; derived facts are computed once, on demand."""
@@ -140,6 +149,36 @@ class CheckContext:
     limits: Thresholds
     video: VideoScan | None = None
     video_error: str | None = None
+    #: The verifier's whole config; checks read their own section with :meth:`options`.
+    config: BaseModel | None = None
+    #: The product's generic plan, the baseline a personalized creative is compared with.
+    reference: CreativePlan | None = None
+
+    def options(self, section: str, cls: type[OptionsT]) -> OptionsT:
+        """The config section ``section`` if the verifier has one, else ``cls``'s defaults."""
+        value = getattr(self.config, section, None)
+        return value if isinstance(value, cls) else cls()
+
+    @cached_property
+    def still_times(self) -> dict[int, float]:
+        """Scene index -> when its full-resolution still is taken (text fully shown)."""
+        return {s.index: round(s.start_s + STILL_AT * s.duration_s, 3) for s in self.plan.scenes}
+
+    def stills(self) -> list[tuple[int, float, npt.NDArray[np.uint8]]]:
+        """(scene index, time taken, RGB frame) for every scene's still, in order."""
+        if self.video is None:
+            return []
+        out = []
+        for index, t in self.still_times.items():
+            hit = self.video.still_near(t)
+            if hit is not None:
+                out.append((index, hit[0], hit[1]))
+        return out
+
+    def frame_at(self, t: float) -> int:
+        """The frame number shown at ``t`` seconds."""
+        fps = self.video.fps if self.video is not None else self.plan.context.fps
+        return round(t * fps)
 
     @property
     def scan(self) -> VideoScan:
@@ -247,6 +286,8 @@ class Check:
                 scene_index=p.scene_index,
                 start_s=None if p.start_s is None else round(p.start_s, 3),
                 end_s=None if p.end_s is None else round(p.end_s, 3),
+                frame=p.frame,
+                box=p.box,
                 text=p.text,
             )
             for p in out.problems

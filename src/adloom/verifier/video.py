@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -63,6 +64,21 @@ class VideoScan:
     crops: list[U8Array] = field(default_factory=list)
     #: Top-left corner of the crops in frame coordinates.
     crop_origin: tuple[int, int] = (0, 0)
+    #: Each analyzed frame's luma, box-reduced to about ``analysis_size`` (label kept),
+    #: for motion and quality measures.
+    small: list[U8Array] = field(default_factory=list)
+    #: Full-resolution RGB frames at the requested still times: {time asked: frame}.
+    #: Each is the first frame at or after the time asked (the last frame if none is).
+    stills: dict[float, U8Array] = field(default_factory=dict)
+    #: The time each still was actually taken at.
+    still_times: dict[float, float] = field(default_factory=dict)
+
+    def still_near(self, t: float) -> tuple[float, U8Array] | None:
+        """The still asked for closest to ``t``, as (time taken, frame)."""
+        if not self.stills:
+            return None
+        asked = min(self.stills, key=lambda k: abs(k - t))
+        return self.still_times[asked], self.stills[asked]
 
 
 def _luma(frame: av.VideoFrame) -> U8Array:
@@ -106,9 +122,13 @@ class _Sampler:
         sampled = np.ascontiguousarray(luma[:: self.stride, :: self.stride])
         return np.asarray(Image.fromarray(sampled).reduce(self.pool), dtype=np.int16)
 
-    def values(self, luma: U8Array) -> npt.NDArray[np.int16]:
+    def reduce(self, luma: U8Array) -> npt.NDArray[np.int16]:
+        """The whole frame, box-reduced."""
+        return self._reduce(luma)
+
+    def values(self, reduced: npt.NDArray[np.int16]) -> npt.NDArray[np.int16]:
         """The reduced frame's pixels outside the label, as a flat array."""
-        return self._reduce(luma)[self.mask]
+        return reduced[self.mask]
 
 
 def scan_video(
@@ -119,13 +139,15 @@ def scan_video(
     region: Box | None = None,
     region_margin: int = 0,
     lag_s: float = 0.0,
+    still_times: Sequence[float] = (),
 ) -> VideoScan:
     """Decode ``path`` once and measure a sample of about ``sample_fps`` frames per second.
 
     ``region`` (the disclosure label's box) is left out of the statistics, since the
     label is constant on every frame, and is cut out of each sample, grown by
     ``region_margin`` pixels so a matcher can search small offsets. ``diff`` compares
-    frames about ``lag_s`` apart (at least one sample).
+    frames about ``lag_s`` apart (at least one sample). ``still_times`` asks for
+    full-resolution RGB frames (for OCR, image matching, safety models) at those times.
     """
     path = Path(path)
     try:
@@ -150,6 +172,11 @@ def scan_video(
         stds: list[float] = []
         diffs: list[float] = []
         crops: list[U8Array] = []
+        small: list[U8Array] = []
+        wanted = sorted(set(float(x) for x in still_times))
+        stills: dict[float, U8Array] = {}
+        taken: dict[float, float] = {}
+        last_frame: av.VideoFrame | None = None
         recent: deque[npt.NDArray[np.int16]] = deque(maxlen=lag)
         sampler: _Sampler | None = None
         first_t: float | None = None
@@ -162,13 +189,20 @@ def scan_video(
                 first_t = t if first_t is None else first_t
                 last_t = max(last_t, t - first_t)
                 count += 1
+                rel = t - first_t
+                while wanted and wanted[0] <= rel + 1e-6:
+                    stills[wanted[0]] = frame.to_ndarray(format="rgb24")
+                    taken[wanted.pop(0)] = rel
+                last_frame = frame
                 if index % step:
                     continue
                 luma = _luma(frame)
                 if sampler is None:
                     height, width = luma.shape
                     sampler = _Sampler(luma, analysis_size, region, region_margin)
-                values = sampler.values(luma)
+                reduced = sampler.reduce(luma)
+                small.append(np.clip(reduced, 0, 255).astype(np.uint8))
+                values = sampler.values(reduced)
                 times.append(t - first_t)
                 stds.append(float(values.std()))
                 full = len(recent) == lag
@@ -180,8 +214,12 @@ def scan_video(
             raise VideoError(
                 f"decoding {path.name} failed after {count} frames ({last_t:.2f}s): {exc}"
             ) from None
-        if sampler is None:
+        if sampler is None or last_frame is None:
             raise VideoError(f"{path.name} has no decodable video frames")
+        if wanted:
+            rgb = last_frame.to_ndarray(format="rgb24")
+            for t in wanted:
+                stills[t], taken[t] = rgb, last_t
         frame_s = 1.0 / fps if fps > 0 else 0.0
         return VideoScan(
             path=path,
@@ -201,4 +239,7 @@ def scan_video(
             lag=lag,
             crops=crops,
             crop_origin=sampler.origin,
+            small=small,
+            stills=stills,
+            still_times=taken,
         )
