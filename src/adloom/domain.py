@@ -502,6 +502,14 @@ class RenderedText(Model):
     box: Box
 
 
+class RenderStats(Model):
+    """How a creative was produced: which scenes were encoded and which came from cache."""
+
+    encoded_scenes: list[int] = Field(default_factory=list)
+    cached_scenes: list[int] = Field(default_factory=list)
+    render_s: float = Field(0.0, ge=0.0, description="Wall time of the render.")
+
+
 class Creative(Model):
     creative_id: str
     plan_id: str
@@ -522,6 +530,10 @@ class Creative(Model):
     disclosure_box: Box = Field(description="Where the AI-generated label is drawn.")
     rendered_text: list[RenderedText] = Field(default_factory=list)
     metadata: dict[str, str] = Field(default_factory=dict)
+    provenance: str | None = Field(
+        None, description="Provenance manifest embedded in the file (e.g. 'c2pa'), if any."
+    )
+    render_stats: RenderStats | None = None
 
 
 # --------------------------------------------------------------------------- verdict
@@ -584,6 +596,30 @@ DirectiveAction = Literal[
     "fallback_generic",
     "rerender",
 ]
+
+
+class AuditFinding(Model):
+    """One fairness problem across a campaign's variants."""
+
+    kind: Literal["stereotype", "exclusion", "imagery", "disparity"]
+    attribute: str = Field(description="Demographic attribute, e.g. 'gender', 'age_range'.")
+    group: str = Field(description="The group affected, e.g. 'female', '55-64'.")
+    message: str
+    plan_ids: list[str] = Field(default_factory=list)
+    text: str | None = None
+    severity: Literal["minor", "major", "critical"] = "major"
+
+
+class FairnessAudit(Model):
+    """A campaign-level audit: variants compared across demographic groups."""
+
+    campaign_id: str
+    passed: bool
+    groups: dict[str, dict[str, int]] = Field(
+        default_factory=dict, description="attribute -> group -> number of users."
+    )
+    findings: list[AuditFinding] = Field(default_factory=list)
+    rationale: str
 
 
 class Directive(Model):
@@ -676,6 +712,7 @@ SCHEMAS: dict[str, type[BaseModel]] = {
     "verdict": Verdict,
     "directive": Directive,
     "reflection": Reflection,
+    "audit": FairnessAudit,
     "refine": RefineResult,
     "event": Event,
 }
