@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from adloom.errors import AdloomError
 
-KINDS = ("planner", "renderer", "verifier", "embedder")
+KINDS = ("planner", "renderer", "verifier", "reflector", "embedder")
 
 _BUILTINS: dict[str, dict[str, str]] = {
     "planner": {"template": "adloom.director.template:TemplatePlanner"},
@@ -32,6 +32,7 @@ _BUILTINS: dict[str, dict[str, str]] = {
         "basic": "adloom.verifier.basic:BasicVerifier",
         "full": "adloom.verifier.full:FullVerifier",
     },
+    "reflector": {"rules": "adloom.reflector.rules:RuleReflector"},
     "embedder": {
         "minilm": "adloom.director.embeddings:MiniLMEmbedder",
         "hashing": "adloom.director.embeddings:HashingEmbedder",
