@@ -215,6 +215,42 @@ def render(
     err.print(f"wrote {out_file}, {thumb} and {record}")
 
 
+VerifierOpt = Annotated[
+    str, typer.Option("--verifier", help="Verifier backend: full (default) or basic.")
+]
+
+
+def _profile_and_reference(
+    the_plan: Any, campaign: Any, users_file: Path | None
+) -> tuple[Any, Any]:
+    """The plan's user profile (with --users) and the product's generic plan."""
+    from adloom import registry
+    from adloom.io import load_users
+
+    planner = registry.create("planner", "template", "template")
+    profile = None
+    if users_file is not None and the_plan.user_id is not None:
+        profile = planner.profile(
+            _find_user(load_users(users_file), the_plan.user_id, users_file), campaign
+        )
+    reference = None
+    if the_plan.kind == "personalized":
+        product = campaign.product(the_plan.product_id)
+        reference = planner.plan(campaign, product, the_plan.context, None, None)
+    return profile, reference
+
+
+def _load_creative(creative_file: Path | None, video: Path, the_plan: Any) -> Any:
+    from adloom.domain import Creative
+    from adloom.io import parse, read_json
+    from adloom.media import creative_for_file
+
+    if creative_file is not None:
+        creative = parse(Creative, read_json(creative_file), creative_file)
+        return creative.model_copy(update={"path": str(video)})
+    return creative_for_file(video, the_plan)
+
+
 @app.command()
 @fails_cleanly
 def verify(
@@ -225,34 +261,97 @@ def verify(
         Path | None, typer.Option("--creative", help="creative.json written by render.")
     ] = None,
     users_file: UsersOpt = None,
+    verifier: VerifierOpt = "full",
     out_file: Annotated[
         Path | None, typer.Option("--out", "-o", help="Write the verdict here.")
     ] = None,
 ) -> None:
     """Verify a creative and print its Verdict (exit 1 unless accepted)."""
     from adloom import registry
-    from adloom.domain import Creative
-    from adloom.io import load_campaign, load_plan, load_users, parse, read_json
-    from adloom.media import creative_for_file
+    from adloom.io import load_campaign, load_plan
 
     the_plan = load_plan(plan_file)
     campaign = load_campaign(campaign_file)
     _product(campaign, the_plan.product_id, plan_file)
-    if creative_file is not None:
-        creative = parse(Creative, read_json(creative_file), creative_file)
-        creative = creative.model_copy(update={"path": str(video)})
-    else:
-        creative = creative_for_file(video, the_plan)
-    profile = None
-    if users_file is not None and the_plan.user_id is not None:
-        planner = registry.create("planner", "template", "template")
-        profile = planner.profile(
-            _find_user(load_users(users_file), the_plan.user_id, users_file), campaign
-        )
-    verifier = registry.create("verifier", "basic", "basic")
-    verdict = verifier.verify(creative, the_plan, campaign, profile)
+    creative = _load_creative(creative_file, video, the_plan)
+    profile, reference = _profile_and_reference(the_plan, campaign, users_file)
+    backend = registry.create("verifier", verifier, "full")
+    verdict = backend.verify(creative, the_plan, campaign, profile, reference=reference)
     _emit(verdict.model_dump_json(indent=2), out_file)
     if verdict.decision != "accept":
+        raise typer.Exit(1)
+
+
+@app.command()
+@fails_cleanly
+def refine(
+    plan_file: Annotated[Path, typer.Argument(help="CreativePlan JSON to make acceptable.")],
+    campaign_file: CampaignOpt,
+    out_dir: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")] = Path("refined"),
+    video: Annotated[
+        Path | None,
+        typer.Option("--video", help="An existing render of the plan (default: render it)."),
+    ] = None,
+    creative_file: Annotated[
+        Path | None, typer.Option("--creative", help="creative.json of --video.")
+    ] = None,
+    users_file: UsersOpt = None,
+    max_rounds: Annotated[int, typer.Option(help="Revise rounds at most.", min=1, max=10)] = 3,
+    verifier: VerifierOpt = "full",
+) -> None:
+    """Verify a creative and repair it with the Reflector until accepted (exit 1 if not).
+
+    Writes the final plan, video, creative record and verdict to --out, and every round
+    (failed checks, directives, re-rendered scenes) to refine.json.
+    """
+    from adloom import registry
+    from adloom.io import load_campaign, load_plan, write_model
+    from adloom.pipeline import relative_to
+    from adloom.reflector.loop import refine as refine_loop
+
+    the_plan = load_plan(plan_file)
+    campaign = load_campaign(campaign_file)
+    _product(campaign, the_plan.product_id, plan_file)
+    profile, reference = _profile_and_reference(the_plan, campaign, users_file)
+    renderer = registry.create("renderer", "template", "template")
+    backend = registry.create("verifier", verifier, "full")
+    reflector = registry.create("reflector", "rules", "rules")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    if video is None:
+        if creative_file is not None:
+            raise InputError("--creative", "needs --video")
+        creative = renderer.render(the_plan, campaign, out_dir / "creative.mp4")
+    else:
+        creative = _load_creative(creative_file, video, the_plan)
+    verdict = backend.verify(creative, the_plan, campaign, profile, reference=reference)
+    done = refine_loop(
+        the_plan,
+        creative,
+        verdict,
+        campaign=campaign,
+        renderer=renderer,
+        verifier=backend,
+        reflector=reflector,
+        out_path=out_dir / "creative.mp4",
+        profile=profile,
+        reference=reference,
+        max_rounds=max_rounds,
+    )
+    write_model(out_dir / "plan.json", done.plan)
+    write_model(out_dir / "creative.json", relative_to(done.creative, out_dir))
+    write_model(out_dir / "verdict.json", done.verdict)
+    write_model(out_dir / "refine.json", done.result)
+    for r in done.result.rounds:
+        acts = ", ".join(
+            d.action + ("" if d.scene_index is None else f"@{d.scene_index}") for d in r.directives
+        )
+        err.print(
+            f"round {r.round}: {r.decision}"
+            + (f" — failed {', '.join(r.failed_checks)}" if r.failed_checks else "")
+            + (f"; directives {acts}" if acts else "")
+        )
+    err.print(f"{done.result.final_decision} ({done.result.stopped}); wrote {out_dir}")
+    if done.verdict.decision != "accept":
         raise typer.Exit(1)
 
 

@@ -16,17 +16,30 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from adloom import registry
 from adloom.director.base import Planner
-from adloom.domain import Campaign, Context, Creative, CreativePlan, User, UserProfile, Verdict
+from adloom.domain import (
+    Campaign,
+    Context,
+    Creative,
+    CreativePlan,
+    FairnessAudit,
+    RefineResult,
+    User,
+    UserProfile,
+    Verdict,
+)
 from adloom.errors import AdloomError
 from adloom.io import write_model
 from adloom.producer.base import Renderer
 from adloom.verifier.base import Verifier
+
+if TYPE_CHECKING:
+    from adloom.reflector.base import Reflector
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +53,11 @@ class PipelineSettings(BaseModel):
 
     planner: str | dict[str, Any] = "template"
     renderer: str | dict[str, Any] = "template"
-    verifier: str | dict[str, Any] = "basic"
+    verifier: str | dict[str, Any] = "full"
+    reflector: str | dict[str, Any] | None = Field(
+        "rules", description="Repairs creatives the verifier does not accept; None: no loop."
+    )
+    max_rounds: int = Field(3, ge=0, le=10, description="Revise rounds per creative at most.")
     workers: int = 2
 
 
@@ -52,6 +69,8 @@ class CreativeResult:
     creative: Creative
     verdict: Verdict
     directory: Path
+    #: The revise rounds it went through (None when it was accepted as first made).
+    refine: RefineResult | None = None
 
 
 @dataclass
@@ -71,6 +90,7 @@ class RunResult:
     profiles: dict[str, UserProfile]
     generic: dict[str, CreativeResult]
     pairs: list[PairResult] = field(default_factory=list)
+    audit: FairnessAudit | None = None
 
     def pair(self, user_id: str, product_id: str) -> PairResult:
         for p in self.pairs:
@@ -111,8 +131,10 @@ class AdPipeline:
         planner: Planner,
         renderer: Renderer,
         verifier: Verifier | None,
+        reflector: Reflector | None = None,
         *,
         workers: int = 2,
+        max_rounds: int = 3,
     ) -> None:
         if verifier is None:
             # Compliance is not optional in production; make switching it off loud.
@@ -123,7 +145,9 @@ class AdPipeline:
         self.planner = planner
         self.renderer = renderer
         self.verifier = verifier
+        self.reflector = reflector
         self.workers = max(1, workers)
+        self.max_rounds = max_rounds
 
     @classmethod
     def from_settings(cls, settings: PipelineSettings | None = None) -> AdPipeline:
@@ -131,13 +155,20 @@ class AdPipeline:
         return cls(
             registry.create("planner", s.planner, "template"),
             registry.create("renderer", s.renderer, "template"),
-            registry.create("verifier", s.verifier, "basic"),
+            registry.create("verifier", s.verifier, "full"),
+            None if s.reflector is None else registry.create("reflector", s.reflector, "rules"),
             workers=s.workers,
+            max_rounds=s.max_rounds,
         )
 
     @property
     def components(self) -> dict[str, Any]:
-        return {"planner": self.planner, "renderer": self.renderer, "verifier": self.verifier}
+        return {
+            "planner": self.planner,
+            "renderer": self.renderer,
+            "verifier": self.verifier,
+            "reflector": self.reflector,
+        }
 
     # ------------------------------------------------------------------ steps
 
@@ -147,13 +178,19 @@ class AdPipeline:
         campaign: Campaign,
         directory: Path,
         profile: UserProfile | None = None,
+        *,
+        reference: CreativePlan | None = None,
     ) -> CreativeResult:
-        """Render and verify one plan into ``directory`` (plan, video, thumbnail, verdict)."""
+        """Render, verify and (if needed) repair one plan into ``directory``.
+
+        The folder gets the final plan, video, thumbnail and verdict, plus ``refine.json``
+        with every revise round when the first creative was not accepted.
+        """
         directory.mkdir(parents=True, exist_ok=True)
-        write_model(directory / "plan.json", plan)
         creative = self.renderer.render(
             plan, campaign, directory / "creative.mp4", thumbnail_path=directory / "thumbnail.png"
         )
+        refined: RefineResult | None = None
         if self.verifier is None:
             verdict = Verdict(
                 creative_id=creative.creative_id,
@@ -164,11 +201,35 @@ class AdPipeline:
                 verifier="none",
             )
         else:
-            verdict = self.verifier.verify(creative, plan, campaign, profile)
+            verdict = self.verifier.verify(creative, plan, campaign, profile, reference=reference)
+            if verdict.decision != "accept" and self.reflector is not None and self.max_rounds:
+                from adloom.reflector.loop import refine
+
+                done = refine(
+                    plan,
+                    creative,
+                    verdict,
+                    campaign=campaign,
+                    renderer=self.renderer,
+                    verifier=self.verifier,
+                    reflector=self.reflector,
+                    out_path=directory / "creative.mp4",
+                    profile=profile,
+                    reference=reference,
+                    max_rounds=self.max_rounds,
+                )
+                plan, creative, verdict, refined = (
+                    done.plan,
+                    done.creative,
+                    done.verdict,
+                    done.result,
+                )
+                write_model(directory / "refine.json", refined)
+        write_model(directory / "plan.json", plan)
         # On disk, file paths are relative to the record so the folder can be moved.
         write_model(directory / "creative.json", relative_to(creative, directory))
         write_model(directory / "verdict.json", verdict)
-        return CreativeResult(plan, creative, verdict, directory)
+        return CreativeResult(plan, creative, verdict, directory, refined)
 
     def run(
         self,
@@ -225,6 +286,7 @@ class AdPipeline:
                     campaign,
                     out_dir / "users" / user.id / pid,
                     profiles[user.id],
+                    reference=generic_plans[pid],
                 )
                 for user, pid, plan in todo
                 if plan.kind == "personalized"
@@ -241,8 +303,14 @@ class AdPipeline:
                         result.generic[pid], plan, out_dir / "users" / user.id / pid
                     )
                     reused = True
-                result.pairs.append(PairResult(user.id, pid, plan, res, reused))
+                result.pairs.append(PairResult(user.id, pid, res.plan, res, reused))
                 tick(f"rendered {user.id} x {pid}")
+        # 6. fairness across the variants actually served
+        if self.verifier is not None:
+            result.audit = self.verifier.audit(
+                [p.result.plan for p in result.pairs], result.users, campaign
+            )
+            write_model(out_dir / "audit.json", result.audit)
         return result
 
     @staticmethod
@@ -252,7 +320,13 @@ class AdPipeline:
         """Link the product's generic creative into the pair's folder with the pair's plan."""
         directory.mkdir(parents=True, exist_ok=True)
         write_model(directory / "plan.json", plan)
-        for name in ("creative.mp4", "thumbnail.png", "creative.json", "verdict.json"):
+        for name in (
+            "creative.mp4",
+            "thumbnail.png",
+            "creative.json",
+            "verdict.json",
+            "refine.json",
+        ):
             src = generic.directory / name
             if not src.exists():
                 continue
@@ -262,7 +336,7 @@ class AdPipeline:
                 os.link(src, dst)
             except OSError:
                 shutil.copyfile(src, dst)
-        return CreativeResult(plan, generic.creative, generic.verdict, directory)
+        return CreativeResult(plan, generic.creative, generic.verdict, directory, generic.refine)
 
     def total_steps(self, campaign: Campaign, users: Sequence[User]) -> int:
         n_users, n_products = len(users), len(campaign.products)

@@ -105,6 +105,51 @@ def _verdict(v: Verdict) -> str:
     )
 
 
+def _rounds(res: CreativeResult) -> str:
+    """The revise rounds a creative went through, one line each."""
+    if res.refine is None:
+        return ""
+    items = []
+    for r in res.refine.rounds:
+        acts = ", ".join(
+            escape(d.action + ("" if d.scene_index is None else f" scene {d.scene_index}"))
+            for d in r.directives
+        )
+        scenes = (
+            "full render"
+            if r.rerendered_scenes is None
+            else f"re-rendered scenes {r.rerendered_scenes or 'none'}"
+        )
+        failed = escape(", ".join(r.failed_checks)) or "nothing"
+        items.append(
+            f"<li>round {r.round}: <span class='{escape(r.decision)}'>{escape(r.decision)}"
+            f"</span> · failed {failed}" + (f" → {acts} ({scenes})" if acts else "") + "</li>"
+        )
+    stop = escape(res.refine.stopped.replace("_", " "))
+    return (
+        f"<details><summary>Refined in {len(res.refine.rounds)} rounds ({stop})</summary>"
+        f"<ol class='muted'>{''.join(items)}</ol></details>"
+    )
+
+
+def _audit(result: RunResult) -> str:
+    a = result.audit
+    if a is None:
+        return ""
+    status = "accept" if a.passed else "revise"
+    findings = "".join(
+        f"<li>{escape(f.kind)} · {escape(f.attribute)}={escape(f.group)}: {escape(f.message)}</li>"
+        for f in a.findings
+    )
+    return (
+        f"<section class='user'><h2>Fairness audit</h2><p><span class='{status}'>"
+        f"{'passed' if a.passed else 'findings'}</span> <span class='muted'>"
+        f"{escape(a.rationale)}</span></p>"
+        + (f"<ul class='muted'>{findings}</ul>" if findings else "")
+        + "</section>"
+    )
+
+
 def _video(res: CreativeResult, root: Path, title: str) -> str:
     poster = (
         f' poster="{_rel(res.directory / "thumbnail.png", root)}"'
@@ -113,7 +158,8 @@ def _video(res: CreativeResult, root: Path, title: str) -> str:
     )
     return (
         f"<div><b>{escape(title)}</b><video controls muted loop preload='none'{poster} "
-        f"src='{_rel(res.directory / 'creative.mp4', root)}'></video>{_verdict(res.verdict)}</div>"
+        f"src='{_rel(res.directory / 'creative.mp4', root)}'></video>{_verdict(res.verdict)}"
+        f"{_rounds(res)}</div>"
     )
 
 
@@ -172,7 +218,7 @@ def write_index(result: RunResult, root: Path) -> Path:
         f"{n_pers} personalized creatives, {len(result.pairs) - n_pers} pairs on the generic "
         f"creative · {escape(result.context.aspect_ratio)} {result.context.duration_s:g}s · "
         "every creative is labelled AI-generated</p></header>"
-        f"<nav>{nav}</nav>{''.join(sections)}</body></html>"
+        f"<nav>{nav}</nav>{''.join(sections)}{_audit(result)}</body></html>"
     )
     return write_text(root / "index.html", html)
 
@@ -186,6 +232,7 @@ def summary(result: RunResult, root: Path) -> dict[str, Any]:
             "video": os.path.relpath(res.directory / "creative.mp4", root),
             "decision": res.verdict.decision,
             "creative_id": res.creative.creative_id,
+            "refine_rounds": 0 if res.refine is None else len(res.refine.rounds),
         }
 
     return {
@@ -203,6 +250,7 @@ def summary(result: RunResult, root: Path) -> dict[str, Any]:
             }
             for p in result.pairs
         ],
+        "audit": None if result.audit is None else result.audit.model_dump(mode="json"),
     }
 
 

@@ -3,8 +3,17 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 
-from adloom.domain import Campaign, Creative, CreativePlan, UserProfile, Verdict
+from adloom.domain import (
+    Campaign,
+    Creative,
+    CreativePlan,
+    FairnessAudit,
+    User,
+    UserProfile,
+    Verdict,
+)
 
 
 class Verifier(ABC):
@@ -24,3 +33,15 @@ class Verifier(ABC):
 
         ``reference`` is the product's generic plan: personalization is judged against it.
         """
+
+    def audit(
+        self, plans: Sequence[CreativePlan], users: Sequence[User], campaign: Campaign
+    ) -> FairnessAudit:
+        """Audit a campaign's variants across demographic groups (stereotypes, exclusion).
+
+        Fairness is a property of the set of creatives, not of one, so it has its own
+        entry point; the default applies adloom's audit with its default thresholds.
+        """
+        from adloom.verifier.fairness import audit_fairness
+
+        return audit_fairness(plans, users, campaign, None)
