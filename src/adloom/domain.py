@@ -602,12 +602,26 @@ class AuditFinding(Model):
     """One fairness problem across a campaign's variants."""
 
     kind: Literal["stereotype", "exclusion", "imagery", "disparity"]
-    attribute: str = Field(description="Demographic attribute, e.g. 'gender', 'age_range'.")
-    group: str = Field(description="The group affected, e.g. 'female', '55-64'.")
+    attribute: str = Field(
+        description="Demographic attribute, e.g. 'gender', 'age_range'; for a stereotype, "
+        "the lexicon's category."
+    )
+    group: str = Field(
+        description="The group affected, e.g. 'female', '55-64'; 'other' pools groups too "
+        "small to report; 'all' when wording is wrong whoever sees it."
+    )
     message: str
     plan_ids: list[str] = Field(default_factory=list)
     text: str | None = None
     severity: Literal["minor", "major", "critical"] = "major"
+    item: str | None = Field(
+        None, description="What was compared, e.g. 'claim:boots/free-ship', 'asset:boots/main'."
+    )
+    group_size: int | None = Field(None, ge=0, description="Users in the group.")
+    rate: float | None = Field(None, ge=0.0, le=1.0, description="Share of the group reached.")
+    reference_rate: float | None = Field(
+        None, ge=0.0, le=1.0, description="Share of everyone eligible reached."
+    )
 
 
 class FairnessAudit(Model):
@@ -615,8 +629,12 @@ class FairnessAudit(Model):
 
     campaign_id: str
     passed: bool
+    users: int = Field(0, ge=0, description="Users audited.")
+    plans: int = Field(0, ge=0, description="Distinct variants audited.")
     groups: dict[str, dict[str, int]] = Field(
-        default_factory=dict, description="attribute -> group -> number of users."
+        default_factory=dict,
+        description="attribute -> group -> number of users; groups below the minimum size "
+        "are pooled as 'other' and never listed on their own.",
     )
     findings: list[AuditFinding] = Field(default_factory=list)
     rationale: str

@@ -4,9 +4,13 @@ Without personalization consent the history is not read at all. Otherwise each h
 item is embedded once; items are grouped into topical interests by average-linkage
 clustering (k chosen by silhouette), and each interest is named from the user's own
 words (tags first, then frequent title words) so that what the ad says back to the user
-is vocabulary they already used. Style, needs and decision tendencies are similarities
-to short prototype descriptions, calibrated with the embedder's anchors. Visual cues come
-from the pixels of the user's history images. Every step is deterministic.
+is vocabulary they already used. Before any of that, the history is screened with
+:mod:`adloom.lexicons`: an item carrying an instruction for a model is dropped whole,
+sensitive-trait words are cut out, and each removal is recorded in ``UserProfile.flags``,
+so nothing a creative must never say can become an interest, a keyword or the summary.
+Style, needs and decision tendencies are similarities to short prototype descriptions,
+calibrated with the embedder's anchors. Visual cues come from the pixels of the user's
+history images. Every step is deterministic.
 """
 
 from __future__ import annotations
@@ -19,15 +23,18 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
 
 from adloom.director.embeddings import Embedder, Vectors
-from adloom.domain import HistoryItem, Interest, Trait, User, UserProfile, VisualCues
+from adloom.domain import HistoryItem, InputFlag, Interest, Trait, User, UserProfile, VisualCues
+from adloom.lexicons import STRIPPABLE, Hit, injection_hits, is_clean_label, sensitive_hits
 
 NO_CONSENT = "no personalization consent"
 NO_HISTORY = "no interaction history"
+NO_USABLE_HISTORY = "no usable interaction history"
 
 # --------------------------------------------------------------------------- prototypes
 
@@ -180,6 +187,94 @@ def item_text(item: HistoryItem) -> str:
     if item.tags:
         parts.append(", ".join(_tag(t) for t in item.tags))
     return ". ".join(p for p in parts if p)
+
+
+# --------------------------------------------------------------------------- screening
+
+#: Longest excerpt kept in an :class:`InputFlag`.
+FLAG_CHARS = 60
+
+
+def _flag(i: int, name: str, kind: Literal["injection", "sensitive"], hit: Hit) -> InputFlag:
+    text = " ".join(hit.term.split())
+    if len(text) > FLAG_CHARS:
+        text = text[: FLAG_CHARS - 1] + "…"
+    return InputFlag(source=f"history[{i}].{name}", kind=kind, category=hit.category, text=text)
+
+
+def _compound(text: str, start: int, end: int) -> tuple[int, int]:
+    """``[start, end)`` widened to the hyphenated compound around it ("debt-free")."""
+    while end < len(text) - 1 and text[end] == "-" and text[end + 1].isalnum():
+        end += 1
+        while end < len(text) and (text[end].isalnum() or text[end] == "'"):
+            end += 1
+    while start > 1 and text[start - 1] == "-" and text[start - 2].isalnum():
+        start -= 1
+        while start > 0 and (text[start - 1].isalnum() or text[start - 1] == "'"):
+            start -= 1
+    return start, end
+
+
+def _without(text: str, hits: Sequence[Hit]) -> str:
+    """``text`` without the words of ``hits``, whitespace tidied."""
+    out, pos = [], 0
+    for start, end in sorted(_compound(text, h.start, h.end) for h in hits):
+        if start >= pos:
+            out.append(text[pos:start])
+        pos = max(pos, end)
+    out.append(text[pos:])
+    return " ".join("".join(out).split())
+
+
+@dataclass(frozen=True)
+class Screened:
+    """The history items fit to profile from, their ids, and what was left out."""
+
+    items: list[HistoryItem]
+    ids: list[str]
+    flags: list[InputFlag]
+
+
+def screen_history(items: Sequence[HistoryItem], offset: int = 0) -> Screened:
+    """Keep instructions and sensitive traits in a user's history out of their profile.
+
+    An item with an instruction for a model is dropped whole: its other words may be part
+    of the attack. Sensitive-trait words, invisible characters, spoofed words and links
+    are cut out of titles and texts; a tag holding one is dropped. Every removal becomes
+    an :class:`InputFlag` sourced ``history[i].field`` (``i`` counts from the start of the
+    user's history, ``offset`` being the index of ``items[0]``).
+    """
+    kept: list[HistoryItem] = []
+    ids: list[str] = []
+    flags: list[InputFlag] = []
+    for k, item in enumerate(items):
+        i = offset + k
+        fields = [("title", item.title), ("text", item.text)]
+        fields += [(f"tags[{j}]", tag) for j, tag in enumerate(item.tags)]
+        found = {name: injection_hits(value) for name, value in fields}
+        tainted = [
+            (name, h) for name, hits in found.items() for h in hits if h.category not in STRIPPABLE
+        ]
+        if tainted:
+            flags += [_flag(i, name, "injection", h) for name, h in tainted]
+            continue
+        clean: dict[str, str] = {}
+        tags: list[str] = []
+        for name, value in fields:
+            stripped = found[name]
+            traits = sensitive_hits(value)
+            flags += [_flag(i, name, "injection", h) for h in stripped]
+            flags += [_flag(i, name, "sensitive", h) for h in traits]
+            if name.startswith("tags["):
+                if not stripped and not traits:
+                    tags.append(value)
+            else:
+                clean[name] = _without(value, [*stripped, *traits]) if stripped or traits else value
+        if not (clean["title"] or clean["text"] or tags):
+            continue
+        kept.append(item.model_copy(update={**clean, "tags": tags}))
+        ids.append(item.id or f"h{i}")
+    return Screened(kept, ids, flags)
 
 
 # --------------------------------------------------------------------------- language
@@ -490,14 +585,27 @@ class Profiler:
         ]
         return sorted(traits, key=lambda t: (-t.score, bank.labels.index(t.label)))
 
+    def screened(self, user: User) -> Screened:
+        """The user's most recent history, screened (see :func:`screen_history`)."""
+        offset = max(0, len(user.history) - self.max_history)
+        return screen_history(user.history[offset:], offset)
+
+    def history_texts(self, user: User) -> list[str]:
+        """What :meth:`profile` embeds for ``user`` (for batching embeddings ahead)."""
+        if not user.consent.personalization:
+            return []
+        return [item_text(it) for it in self.screened(user).items]
+
     def profile(self, user: User) -> UserProfile:
         if not user.consent.personalization:
             return _generic(user, NO_CONSENT, "the user has not consented to personalization")
-        offset = max(0, len(user.history) - self.max_history)
-        items = user.history[offset:]
-        if not items:
+        if not user.history:
             return _generic(user, NO_HISTORY, "the user has no interaction history yet")
-        ids = [it.id or f"h{offset + i}" for i, it in enumerate(items)]
+        screened = self.screened(user)
+        items, ids, flags = screened.items, screened.ids, screened.flags
+        if not items:
+            why = "nothing in the user's history could be used"
+            return _generic(user, NO_USABLE_HISTORY, why, flags)
         texts = [item_text(it) for it in items]
         vectors = self.embedder.embed(texts)
         labels = cluster(vectors, self.max_interests)
@@ -509,10 +617,13 @@ class Profiler:
         tone = TONE_OF_STYLE[style[0].label] if style[0].score >= 0.2 else "neutral"
         visual = visual_cues([it.image for it in items if it.image])
         language = detect_language(texts, user.demographics.language or "en")
+        reason = f"personalization consent and {len(items)} history item(s)"
+        if flags:
+            reason += f"; {len(flags)} flagged input(s) left out"
         profile = UserProfile(
             user_id=user.id,
             personalizable=True,
-            reason=f"personalization consent and {len(items)} history item(s)",
+            reason=reason,
             interests=interests,
             style=style,
             tone=tone,
@@ -520,6 +631,7 @@ class Profiler:
             decision_tendencies=tendencies,
             visual=visual,
             language=language,
+            flags=flags,
         )
         profile.summary = summarize(profile)
         return profile
@@ -586,8 +698,10 @@ class Profiler:
                     w,
                 ),
             )
+            # A label is said back to the user: no trait, instruction or claim survives.
+            ranked = [w for w in ranked if is_clean_label(w)]
             free = [w for w in ranked if w not in used]
-            if not free and len(ranked) >= 2:
+            if not free and len(ranked) >= 2 and is_clean_label(f"{ranked[0]} {ranked[1]}"):
                 free = [f"{ranked[0]} {ranked[1]}"]
             if not free or free[0] in used:
                 continue
@@ -646,12 +760,13 @@ def summarize(profile: UserProfile) -> str:
     return "; ".join(parts) + "."
 
 
-def _generic(user: User, reason: str, why: str) -> UserProfile:
-    """A profile that allows no personalization; the history is not read."""
+def _generic(user: User, reason: str, why: str, flags: Sequence[InputFlag] = ()) -> UserProfile:
+    """A profile that allows no personalization (with what screening left out, if any)."""
     return UserProfile(
         user_id=user.id,
         personalizable=False,
         reason=reason,
         language=user.demographics.language or "en",
         summary=f"Generic audience: {why}.",
+        flags=list(flags),
     )

@@ -24,6 +24,7 @@ from adloom.domain import Creative, CreativePlan
 from adloom.errors import RenderError
 from adloom.io import atomic_path, sha256_file
 from adloom.producer.layers import Template
+from adloom.producer.provenance import ProvenanceConfig, manifest_for, sign_mp4
 from adloom.registry import BackendConfig
 
 Preset = Literal["ultrafast", "superfast", "veryfast", "faster", "fast", "medium"]
@@ -64,6 +65,10 @@ class EncodeConfig(BackendConfig):
     )
     audio: bool = Field(True, description="Add a silent AAC track; some players expect one.")
     keyframe_s: float = Field(2.0, gt=0, description="Seconds between keyframes.")
+    provenance: ProvenanceConfig = Field(
+        default_factory=ProvenanceConfig,
+        description="The signed C2PA manifest embedded in every published file.",
+    )
 
 
 @lru_cache(maxsize=1)
@@ -90,6 +95,7 @@ def metadata(plan: CreativePlan, renderer: str) -> dict[str, str]:
         }
     return tags | {
         "plan_id": plan.plan_id,
+        "plan_kind": plan.kind,
         "campaign_id": plan.campaign_id,
         "product_id": plan.product_id,
         "seed": str(plan.seed),
@@ -353,18 +359,35 @@ def produce(
     out_path: Path,
     thumbnail_path: Path | None,
     encode: Callable[[Path, dict[str, str]], None],
+    provenance: ProvenanceConfig | None = None,
 ) -> Creative:
-    """Run ``encode(temporary_mp4, tags)``, add the thumbnail, publish both, describe them."""
+    """Run ``encode(temporary_mp4, tags)``, add the thumbnail, sign, publish, describe.
+
+    Signing adds a random instance id and signature, so the published bytes differ on
+    every render: ``creative_id`` hashes the unsigned encode (the video essence), which
+    stays deterministic, and ``sha256`` is the hash of the file as published. Without
+    ``provenance`` the defaults apply: signed, by the development identity.
+    """
     tags = metadata(plan, renderer)
+    sign = provenance or ProvenanceConfig()
     out_path = Path(out_path)
     thumb = Path(thumbnail_path) if thumbnail_path is not None else None
     with outputs(out_path, thumb) as (tmp_video, tmp_thumb):
-        encode(tmp_video, tags)
-        if tmp_thumb is not None:
-            thumbnail(tmp_video, tpl, tmp_thumb)
-        sha = sha256_file(tmp_video)
+        # The unsigned encode sits beside the (uniquely named) temporary output.
+        raw = tmp_video.with_suffix(".unsigned.mp4") if sign.enabled else tmp_video
+        try:
+            encode(raw, tags)
+            if tmp_thumb is not None:
+                thumbnail(raw, tpl, tmp_thumb)
+            essence = sha256_file(raw)
+            if sign.enabled:
+                sign_mp4(raw, tmp_video, manifest_for(plan, renderer), sign)
+        finally:
+            if raw != tmp_video:
+                raw.unlink(missing_ok=True)
+        sha = sha256_file(tmp_video) if sign.enabled else essence
     return Creative(
-        creative_id=f"{plan.plan_id}-{sha[:12]}",
+        creative_id=f"{plan.plan_id}-{essence[:12]}",
         plan_id=plan.plan_id,
         path=str(out_path),
         thumbnail=str(thumb) if thumb is not None else None,
@@ -380,4 +403,5 @@ def produce(
         disclosure_box=tpl.disclosure_box,
         rendered_text=list(tpl.rendered_text),
         metadata=tags,
+        provenance="c2pa" if sign.enabled else None,
     )

@@ -8,12 +8,14 @@ Python, so it is a few times slower than :class:`~adloom.producer.template.Templ
 
 from __future__ import annotations
 
+import time
+from collections.abc import Collection
 from pathlib import Path
 from typing import ClassVar, Literal
 
 from PIL import Image, ImageFilter
 
-from adloom.domain import Campaign, Creative, CreativePlan
+from adloom.domain import Campaign, Creative, CreativePlan, RenderStats
 from adloom.producer import ffmpeg
 from adloom.producer.base import Renderer
 from adloom.producer.layers import Layer, SceneLayers, Template, build, slide_progress, slide_x
@@ -95,7 +97,10 @@ class FrameByFrameRenderer(Renderer, Backend[FrameByFrameRendererConfig]):
         out_path: Path,
         *,
         thumbnail_path: Path | None = None,
+        fresh_scenes: Collection[int] = (),
     ) -> Creative:
+        # Nothing is reused between renders: every scene is always made fresh.
+        started = time.perf_counter()
         tpl = build(plan, campaign)
         composer = Composer(tpl)
         raw = [
@@ -109,4 +114,9 @@ class FrameByFrameRenderer(Renderer, Backend[FrameByFrameRendererConfig]):
                 for n in range(tpl.frame_count):
                     pipe.write(composer.frame(n).tobytes())
 
-        return ffmpeg.produce(plan, tpl, self.name, out_path, thumbnail_path, encode)
+        creative = ffmpeg.produce(plan, tpl, self.name, out_path, thumbnail_path, encode)
+        stats = RenderStats(
+            encoded_scenes=[sc.index for sc in tpl.scenes if sc.frames > 0],
+            render_s=round(time.perf_counter() - started, 3),
+        )
+        return creative.model_copy(update={"render_stats": stats})

@@ -16,6 +16,7 @@ import random
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter, UnidentifiedImageError
@@ -27,6 +28,7 @@ from adloom.producer import text as tx
 from adloom.producer.label import disclosure_label, label_box
 
 RGB = tuple[int, int, int]
+TextPosition = Literal["auto", "top", "center", "bottom"]
 
 #: Colours used when neither the plan nor the product brings a palette.
 DEFAULT_PALETTE = ("#1f2a44", "#f4f1ea", "#e85d3f")
@@ -403,7 +405,7 @@ def _panel(
 
 
 class _Builder:
-    """Lays out one plan; holds the frame geometry and the seeded random source."""
+    """Lays out one plan; holds the frame geometry and the plan's seed."""
 
     def __init__(self, plan: CreativePlan, campaign: Campaign) -> None:
         self.plan = plan
@@ -417,11 +419,16 @@ class _Builder:
         self.m = min(self.w, self.h)
         self.portrait = self.h > self.w
         self.pad = _even(0.05 * self.m)
-        self.rng = random.Random(plan.seed)
         self.palette = Palette.of(plan, self.product)
         self.label = disclosure_label(plan.disclosure.text, self.h)
         self.label_box = label_box(plan.disclosure.text, (self.w, self.h), plan.disclosure.position)
         self.texts: list[RenderedText] = []
+
+    def rng(self, scene: Scene) -> random.Random:
+        """A random source per scene, so revising one scene (another background kind,
+        one more picture) leaves every other scene's frames, and their cached encodes,
+        as they were."""
+        return random.Random(f"{self.plan.seed}/scene/{scene.index}")
 
     # ---- assets
 
@@ -492,7 +499,9 @@ class _Builder:
             out.append((bounds[i], frames[i], trans))
         return out
 
-    def background(self, scene: Scene, seconds: float) -> tuple[Image.Image, Anim, Anim]:
+    def background(
+        self, scene: Scene, seconds: float, rng: random.Random
+    ) -> tuple[Image.Image, Anim, Anim]:
         bg = scene.background
         mx = math.ceil(PAN_SPEED * self.w * seconds) + 2
         my = math.ceil(0.3 * PAN_SPEED * self.h * seconds) + 2
@@ -512,25 +521,38 @@ class _Builder:
             base = BLACK
         elif bg.kind == "solid" or len(colors) == 1:
             other = mix(colors[0], BLACK if tx.luminance(colors[0]) > 0.2 else WHITE, 0.18)
-            img = gradient([colors[0], other], size, self.rng.uniform(0, math.pi))
+            img = gradient([colors[0], other], size, rng.uniform(0, math.pi))
         else:
-            img = gradient(colors[:3], size, self.rng.uniform(0, math.pi))
-        decorate(img, self.rng, base)
-        forward = self.rng.random() < 0.5
+            img = gradient(colors[:3], size, rng.uniform(0, math.pi))
+        decorate(img, rng, base)
+        forward = rng.random() < 0.5
         bx = Anim(0.0 if forward else mx, (Ramp(mx if forward else -mx, 0.0, seconds, True),))
         by = Anim(0.0, (Ramp(my, 0.0, seconds, True),))
         return img, bx, by
 
-    def regions(self, content: Rect, has_visual: bool, cta: bool) -> tuple[Rect, Rect]:
-        """(visual region, text region) inside the content area for a scene's role."""
+    def regions(
+        self, content: Rect, has_visual: bool, cta: bool, position: TextPosition = "auto"
+    ) -> tuple[Rect, Rect]:
+        """(visual region, text region) inside the content area for a scene's role.
+
+        Portrait frames stack a text band under the visuals; ``position`` "top" puts it
+        above them and "center" on the frame's middle, the visuals keeping the space
+        above. Landscape text columns already span the content's height, so there
+        ``position`` only aligns the text inside its column (:meth:`text_top`).
+        """
         c = content
         if not has_visual:
             inset = 0.08 * self.w
             return Rect(c.x, c.y, 0, 0), Rect(c.x + inset, c.y, c.w - 2 * inset, c.h)
         if self.portrait:
             split = 0.48 if cta else 0.55
-            vis = Rect(c.x, c.y, c.w, c.h * split)
-            return vis, Rect(c.x, c.y + c.h * split, c.w, c.h * (1 - split))
+            band = c.h * (1 - split)
+            if position == "top":
+                return Rect(c.x, c.y + band, c.w, c.h - band), Rect(c.x, c.y, c.w, band)
+            top = c.y + c.h * split
+            if position == "center":
+                top = max(c.y, min(self.h / 2 - band / 2, top))
+            return Rect(c.x, c.y, c.w, top - c.y), Rect(c.x, top, c.w, band)
         split = 0.42 if cta else 0.5
         text_first = not cta
         left = Rect(c.x, c.y, c.w * split, c.h)
@@ -547,7 +569,7 @@ class _Builder:
         return files[:3]
 
     def visuals(
-        self, scene: Scene, images: list[Path], region: Rect, seconds: float
+        self, scene: Scene, images: list[Path], region: Rect, seconds: float, rng: random.Random
     ) -> list[Layer]:
         layers: list[Layer] = []
         n = len(images)
@@ -562,7 +584,7 @@ class _Builder:
             mtime = path.stat().st_mtime_ns
             img = product_shot(str(path), mtime, round(slot_w * fit), round(region.h * fit), shadow)
             cx, cy = region.x + slot_w * (k + 0.5), region.cy
-            phase = self.rng.uniform(0, 2 * math.pi)
+            phase = rng.uniform(0, 2 * math.pi)
             bob = Wave(0.012 * self.h, 2.6 + 0.4 * k, phase)
             scale: Anim | None = None
             if scene.camera == "pan_left":
@@ -592,9 +614,19 @@ class _Builder:
             )
         return layers
 
-    def headline(
-        self, scene: Scene, text: str, region: Rect, max_h: float, t0: float, dur: float
-    ) -> tuple[Layer, Rect]:
+    def text_top(self, region: Rect, height: float, position: TextPosition) -> float:
+        """Top of a text group ``height`` tall in ``region``: centred unless the scene asks
+        for the top, the bottom or the frame's middle (as far as the region allows)."""
+        if position == "top":
+            return region.y
+        if position == "bottom":
+            return region.y + region.h - height
+        if position == "center":
+            return max(region.y, min(self.h / 2 - height / 2, region.y + region.h - height))
+        return region.cy - height / 2
+
+    def headline(self, text: str, region: Rect, max_h: float) -> tuple[Image.Image, float]:
+        """The headline panel fitted to ``region``, and its left edge there."""
         inner = (_even(0.03 * self.m), _even(0.02 * self.m))
         block = tx.fit(
             text,
@@ -615,7 +647,7 @@ class _Builder:
             radius=round(0.018 * self.m),
         )
         left = region.cx - img.width / 2 if centered or self.portrait else region.x
-        return self._entering(f"s{scene.index}-text", img, left, region, t0, dur)
+        return img, left
 
     def _entering(
         self,
@@ -639,7 +671,10 @@ class _Builder:
         layer = Layer(name, img, xa, ya, None, Fade(t0, dur))
         return layer, Rect(x, y, img.width, img.height)
 
-    def caption(self, scene: Scene, text: str, t0: float, dur: float) -> tuple[Layer, Rect]:
+    def caption(
+        self, scene: Scene, text: str, t0: float, dur: float, top: float | None = None
+    ) -> tuple[Layer, Rect]:
+        """Narration as a subtitle: at ``top`` if given, else on the bottom edge."""
         inner = (_even(0.022 * self.m), _even(0.012 * self.m))
         max_w = self.w - 2 * self.pad - 2 * inner[0]
         if not self.portrait:
@@ -657,7 +692,7 @@ class _Builder:
             radius=round(0.012 * self.m),
         )
         x = _even((self.w - img.width) / 2)
-        y = _even(self.caption_floor() - img.height - 1)
+        y = _even(self.caption_floor() - img.height - 1 if top is None else top)
         layer = Layer(
             f"s{scene.index}-caption",
             img,
@@ -716,10 +751,13 @@ class _Builder:
         start, frames, trans = timing
         own_s = frames / self.fps
         seconds = (frames + tail) / self.fps
-        bg, bx, by = self.background(scene, seconds)
-        content = Rect(self.pad, self.top_reserved(logo), self.w - 2 * self.pad, 0)
+        rng = self.rng(scene)
+        bg, bx, by = self.background(scene, seconds, rng)
+        # Text placed "top" takes the top of the frame, caption included: the Reflector
+        # moves text there when the bottom is taken (a label, a cropped line).
+        at_top = scene.text_position == "top"
+        top, floor = self.top_reserved(logo), self.caption_floor()
         layers: list[Layer] = []
-        cap_top = self.caption_floor()
         caption: Layer | None = None
         shown = {normalize(t.text) for t in (scene.on_screen_text,) if t is not None}
         if cta_here:
@@ -727,8 +765,13 @@ class _Builder:
         # Narration is captioned for muted autoplay, unless the frame already shows it.
         if scene.narration is not None and normalize(scene.narration.text) not in shown:
             t0, dur = min(0.1, own_s * 0.1), min(0.3, own_s * 0.25)
-            caption, cap_box = self.caption(scene, scene.narration.text, t0, dur)
-            cap_top = cap_box.y
+            caption, cap_box = self.caption(
+                scene, scene.narration.text, t0, dur, top if at_top else None
+            )
+            if at_top:
+                top = cap_box.y + cap_box.h + 0.02 * self.m
+            else:
+                floor = cap_box.y
             self.record(
                 scene.narration.text,
                 scene,
@@ -737,25 +780,30 @@ class _Builder:
                 start + (t0 + dur) * self.fps,
                 start + frames,
             )
-        content = Rect(content.x, content.y, content.w, cap_top - 0.02 * self.m - content.y)
+        content = Rect(self.pad, top, self.w - 2 * self.pad, floor - 0.02 * self.m - top)
         images = self.scene_images(scene)
-        vis_region, text_region = self.regions(content, bool(images), cta_here)
-        layers.extend(self.visuals(scene, images, vis_region, seconds))
+        vis_region, text_region = self.regions(content, bool(images), cta_here, scene.text_position)
         t0, dur = min(0.12, own_s * 0.1), min(0.45, own_s * 0.3)
         button = self.button(self.plan.cta.text.text) if cta_here else None
         gap = 0.04 * self.m
         reserve = (button.height + gap) if button is not None else 0.0
-        head_box: Rect | None = None
+        panel: tuple[Image.Image, float] | None = None
         if scene.on_screen_text is not None:
             head_max = (text_region.h - reserve) * (0.95 if button is not None else 0.8)
-            head, head_box = self.headline(
-                scene, scene.on_screen_text.text, text_region, head_max, t0, dur
+            panel = self.headline(scene.on_screen_text.text, text_region, head_max)
+        # Headline and button are placed as one group.
+        group = (panel[0].height + reserve) if panel else (button.height if button else 0.0)
+        group_top = self.text_top(text_region, group, scene.text_position)
+        if self.portrait and images and scene.text_position == "center":
+            # The centred group is shorter than its band: the visuals grow down to it.
+            v = vis_region
+            vis_region = Rect(v.x, v.y, v.w, max(v.h, group_top - gap - v.y))
+        layers.extend(self.visuals(scene, images, vis_region, seconds, rng))
+        head_box: Rect | None = None
+        if scene.on_screen_text is not None and panel is not None:
+            head, head_box = self._entering(
+                f"s{scene.index}-text", panel[0], panel[1], text_region, t0, dur, group_top
             )
-            if button is not None:  # stack headline and button, centred as a group
-                top = text_region.cy - (head_box.h + reserve) / 2
-                head, head_box = self._entering(
-                    head.name, head.image, head_box.x, text_region, t0, dur, top
-                )
             layers.append(head)
             self.record(
                 scene.on_screen_text.text,
@@ -767,9 +815,7 @@ class _Builder:
             )
         if button is not None:
             bt0, bdur = min(0.35, own_s * 0.2), min(0.45, own_s * 0.3)
-            top = (
-                (head_box.y + head_box.h + gap) if head_box else text_region.cy - button.height / 2
-            )
+            top = (head_box.y + head_box.h + gap) if head_box else group_top
             left = text_region.cx - button.width / 2
             btn, btn_box = self._entering(
                 f"s{scene.index}-cta", button, left, text_region, bt0, bdur, top

@@ -6,12 +6,21 @@ files, no PNG round trip); the graph cuts each still out and converts it to YUV 
 then animates it with time expressions: ``crop`` pans backgrounds, ``scale`` zooms
 product shots, ``fade`` and ``overlay`` bring text in, overlays blend transitions and
 ``concat`` joins the scenes. libx264 encodes the result in the same process.
+
+The output is cut into runs of scenes, each composited by its own graph and encoded to
+its own elementary stream, all side by side in one ffmpeg process; the streams are then
+joined and muxed. With a scene cache (:mod:`adloom.producer.cache`) every scene is a
+run of its own and is encoded only if no earlier render made the same frames: a
+Reflector's revision of one scene re-encodes that scene (and the next, when the next
+fades or slides out of it).
 """
 
 from __future__ import annotations
 
 import math
 import tempfile
+import time
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar, Literal
@@ -20,9 +29,11 @@ import numpy as np
 from PIL import Image
 from pydantic import Field
 
-from adloom.domain import Campaign, Creative, CreativePlan
+from adloom.domain import Campaign, Creative, CreativePlan, RenderStats
+from adloom.errors import InputError
 from adloom.producer import ffmpeg
 from adloom.producer.base import Renderer
+from adloom.producer.cache import SceneCache, image_digest, scene_key
 from adloom.producer.layers import Anim, Layer, SceneLayers, Template, build, num
 from adloom.registry import Backend, BackendConfig
 
@@ -75,10 +86,16 @@ def _quote(expr: str) -> str:
     return f"'{expr}'"
 
 
-def stills(tpl: Template) -> list[Image.Image]:
-    """Every distinct image the graph uses, once (scenes often share a product shot)."""
+def stills(tpl: Template, run: Iterable[Part] | None = None) -> list[Image.Image]:
+    """Every distinct image the graph for ``run`` (all parts by default) uses, once, in
+    order of first use (scenes often share a product shot)."""
+    if run is None:
+        scenes = list(tpl.scenes)
+    else:
+        used = {i for p in run for i in ((p.scene - 1, p.scene) if p.transition else (p.scene,))}
+        scenes = [tpl.scenes[i] for i in sorted(used)]
     seen: dict[int, Image.Image] = {}
-    for sc in tpl.scenes:
+    for sc in scenes:
         seen.setdefault(id(sc.background), sc.background)
         for layer in sc.layers:
             seen.setdefault(id(layer.image), layer.image)
@@ -108,6 +125,24 @@ def parts(tpl: Template) -> list[Part]:
     return [p for p in out if p.frames > 0]
 
 
+def scene_runs(all_parts: list[Part]) -> list[list[Part]]:
+    """One run per scene, its incoming transition first: the unit the scene cache keeps.
+
+    A transition's frames open its scene, so they are encoded (and cached) with it.
+    """
+    runs: dict[int, list[Part]] = {}
+    for p in all_parts:
+        runs.setdefault(p.scene, []).append(p)
+    return list(runs.values())
+
+
+def origin(tpl: Template, run: list[Part]) -> int:
+    """The output frame a run's graph counts time from: where the earliest scene it
+    draws starts (the previous scene, when the run opens with a transition)."""
+    first = run[0]
+    return tpl.scenes[first.scene - 1 if first.transition else first.scene].start_frame
+
+
 def split_parts(all_parts: list[Part], n: int) -> list[list[Part]]:
     """``n`` contiguous runs of parts with about the same number of frames each."""
     total = sum(p.frames for p in all_parts)
@@ -129,12 +164,17 @@ class _Graph:
     chain, a panning background with that scene's layers overlaid, and ``concat`` joins
     the parts in order. Per-part chains keep each overlay busy only while its scene is
     on screen: an overlay on a stream spanning the whole video costs a frame copy per
-    frame even while it has nothing to draw. Timestamps are output frame numbers, so
-    every motion expression reads the scene time as ``t`` minus the scene's start.
+    frame even while it has nothing to draw. Timestamps are frame numbers counted from
+    output frame ``base``, so every motion expression reads the scene time as ``t``
+    minus the scene's start from there: a scene's graph is the same wherever the scene
+    sits in the video, which lets the scene cache keep it across retimed plans.
     """
 
-    def __init__(self, tpl: Template, images: list[Image.Image], slots: list[Slot]) -> None:
+    def __init__(
+        self, tpl: Template, images: list[Image.Image], slots: list[Slot], base: int = 0
+    ) -> None:
         self.tpl = tpl
+        self.base = base
         self.index = {id(img): i for i, img in enumerate(images)}
         self.slots = slots
         self.uses: dict[int, list[str]] = {i: [] for i in range(len(images))}
@@ -214,21 +254,22 @@ class _Graph:
     def piece(self, sc: SceneLayers, f0: int, f1: int) -> str:
         """Scene frames ``[f0, f1)``: the background panned, every layer on top."""
         bg = self.still(sc.background, sc.background_size)
-        t = f"(t-{self.seconds(sc.start_frame)})"
+        start = sc.start_frame - self.base
+        t = f"(t-{self.seconds(start)})"
         out = self.pad("bg")
-        at = sc.start_frame + f0
+        at = start + f0
         self.chains.append(
             self.hold(bg, f1 - f0, at)
             + f",crop={self.tpl.width}:{self.tpl.height}"
             + f":x={_quote(_clip(sc.bg_x, t))}:y={_quote(_clip(sc.bg_y, t))}[{out}]"
         )
         for layer in sc.layers:
-            out = self.overlay(out, layer, sc.start_frame, (at, sc.start_frame + f1))
+            out = self.overlay(out, layer, start, (at, start + f1))
         return out
 
     def transition(self, prev: SceneLayers, sc: SceneLayers) -> str:
         """The incoming scene's first frames with the outgoing one fading or sliding off."""
-        h, at = sc.transition_frames, sc.start_frame
+        h, at = sc.transition_frames, sc.start_frame - self.base
         tail = self.piece(prev, prev.frames, prev.frames + h)
         head = self.piece(sc, 0, h)
         out = self.pad("x")
@@ -297,12 +338,97 @@ def filter_graph(
     out: str = "vout",
 ) -> str:
     """One ``-filter_complex`` rendering the parts of ``run`` (all by default) to ``[out]``."""
-    g = _Graph(tpl, images, slots)
-    pad = g.timeline(parts(tpl) if run is None else run)
+    run = parts(tpl) if run is None else run
+    g = _Graph(tpl, images, slots, origin(tpl, run))
+    pad = g.timeline(run)
     for layer in tpl.overlays:
         pad = g.overlay(pad, layer, 0, None)
     g.chains.append(f"[{pad}]null[{out}]")
     return ";".join(g.sources() + g.chains)
+
+
+#: How the atlas reaches ffmpeg (its size follows): part of every scene's cache key.
+_ATLAS = ["-f", "rawvideo", "-pix_fmt", "rgba"]
+
+
+def atlas_input(tpl: Template, size: tuple[int, int]) -> list[str]:
+    """Input 0: the atlas as one raw RGBA frame on stdin."""
+    video_size = f"{size[0]}x{size[1]}"
+    return [*_ATLAS, "-video_size", video_size, "-framerate", str(tpl.fps), "-i", "pipe:0"]
+
+
+def run_args(
+    tpl: Template, config: ffmpeg.EncodeConfig, run: list[Part], threads: int
+) -> list[str]:
+    """Encoder arguments of one run's stream; the thumbnail frame, if inside, is an IDR."""
+    first, frames = run[0].start, sum(p.frames for p in run)
+    key = tpl.thumbnail_frame - first
+    return ffmpeg.video_args(config, tpl, frames, key if 0 <= key < frames else None, threads)
+
+
+def run_key(tpl: Template, run: list[Part], args: list[str], digests: dict[int, bytes]) -> str:
+    """The scene cache key of ``run``: its graph with every still at the atlas origin, so
+    the key holds however the other scenes' stills are packed; ``digests`` by image id."""
+    images = stills(tpl, run)
+    graph = filter_graph(tpl, images, [Slot(0, 0, *img.size) for img in images], run)
+    return scene_key(graph, [digests[id(img)] for img in images], [*_ATLAS, *args])
+
+
+def encode_runs(tpl: Template, runs: list[list[Part]], args: list[list[str]]) -> list[bytes]:
+    """Composite and encode ``runs`` side by side in one ffmpeg process (ffmpeg gives each
+    graph and each encoder a thread); their H.264 elementary streams, in order.
+
+    The atlas holds only the stills these runs use: scenes taken from the cache cost
+    neither painting nor piping.
+    """
+    images = stills(tpl, [p for run in runs for p in run])
+    size, slots = layout(images)
+    with tempfile.TemporaryDirectory(prefix="adloom-") as folder:
+        cmd, files = [*ffmpeg.head(), *atlas_input(tpl, size)], []
+        for k, run in enumerate(runs):
+            cmd += ["-filter_complex", filter_graph(tpl, images, slots, run, f"vout{k}")]
+        for k, out_args in enumerate(args):
+            files.append(Path(folder) / f"run{k}.h264")
+            cmd += ["-map", f"[vout{k}]", *out_args, "-f", "h264", str(files[-1])]
+        # ffmpeg starts up while the atlas is painted.
+        ffmpeg.run(cmd, stdin=lambda: paint(images, size, slots).tobytes())
+        return [f.read_bytes() for f in files]
+
+
+def run_streams(
+    tpl: Template,
+    runs: list[list[Part]],
+    args: list[list[str]],
+    cache: SceneCache | None,
+    fresh: Collection[int] = (),
+) -> tuple[list[bytes], list[int]]:
+    """Every run's stream, taken from ``cache`` where it has one (unless its scene is in
+    ``fresh``) and otherwise encoded, all missing runs in one ffmpeg process; with the
+    indices of the runs encoded."""
+    streams: list[bytes | None] = [None] * len(runs)
+    keys: list[str] = []
+    if cache is not None:
+        digests = {id(img): image_digest(img) for img in stills(tpl)}
+        keys = [run_key(tpl, run, a, digests) for run, a in zip(runs, args, strict=True)]
+        for k, run in enumerate(runs):
+            if run[0].scene not in fresh:
+                streams[k] = cache.get(keys[k])
+    todo = [k for k, stream in enumerate(streams) if stream is None]
+    if todo:
+        made = encode_runs(tpl, [runs[k] for k in todo], [args[k] for k in todo])
+        for k, stream in zip(todo, made, strict=True):
+            streams[k] = stream
+            if cache is not None:
+                cache.put(keys[k], stream)
+    return [s for s in streams if s is not None], todo
+
+
+def fresh_set(scenes: Collection[int], count: int) -> frozenset[int]:
+    """``fresh_scenes`` checked against the plan's scene indices."""
+    for i in scenes:
+        if not 0 <= i < count:
+            raise InputError("fresh_scenes", f"no scene {i}: the plan has scenes 0-{count - 1}")
+    return frozenset(scenes)
 
 
 class TemplateRendererConfig(ffmpeg.EncodeConfig):
@@ -313,7 +439,15 @@ class TemplateRendererConfig(ffmpeg.EncodeConfig):
         le=16,
         description="Runs of scenes composited and encoded side by side, each by its own "
         "filter graph and encoder (ffmpeg gives each graph a thread); match the cores. "
-        "The encoder threads are shared out among them.",
+        "The encoder threads are shared out among them. With a scene cache every scene "
+        "is a run and each encoder gets threads/segments threads, however many scenes a "
+        "render encodes, so a scene encodes to the same bytes in any render.",
+    )
+    scene_cache: Path | None = Field(
+        None,
+        description="Folder keeping each scene's encoded stream, shared by renders and "
+        "workers: a scene whose frames an earlier render made is not encoded again. "
+        "None: no cache.",
     )
 
 
@@ -330,46 +464,43 @@ class TemplateRenderer(Renderer, Backend[TemplateRendererConfig]):
         out_path: Path,
         *,
         thumbnail_path: Path | None = None,
+        fresh_scenes: Collection[int] = (),
     ) -> Creative:
+        started = time.perf_counter()
+        cfg = self.config
         tpl = build(plan, campaign)
-        images = stills(tpl)
-        size, slots = layout(images)
-        runs = split_parts(parts(tpl), self.config.segments)
-        atlas = [
-            "-f", "rawvideo", "-pix_fmt", "rgba", "-video_size", f"{size[0]}x{size[1]}",
-            "-framerate", str(tpl.fps), "-i", "pipe:0",
-        ]  # fmt: skip
-
-        def painted() -> bytes:
-            return paint(images, size, slots).tobytes()
+        fresh = fresh_set(fresh_scenes, len(tpl.scenes))
+        cache = None if cfg.scene_cache is None else SceneCache(cfg.scene_cache)
+        all_parts = parts(tpl)
+        runs = scene_runs(all_parts) if cache else split_parts(all_parts, cfg.segments)
+        threads = max(1, cfg.threads // (cfg.segments if cache else len(runs)))
+        encoded: list[int] = []
+        cached: list[int] = []
 
         def encode(tmp: Path, tags: dict[str, str]) -> None:
-            cfg = self.config
-            if len(runs) == 1:
+            if cache is None and len(runs) == 1:
+                encoded.extend(sorted({p.scene for p in all_parts}))
+                size, slots = layout(images := stills(tpl))
                 graph = filter_graph(tpl, images, slots)
-                # ffmpeg starts up while the atlas is painted.
-                ffmpeg.run(ffmpeg.command(cfg, tpl, tags, atlas, graph, tmp), stdin=painted)
+                ffmpeg.run(
+                    ffmpeg.command(cfg, tpl, tags, atlas_input(tpl, size), graph, tmp),
+                    stdin=lambda: paint(images, size, slots).tobytes(),
+                )
                 return
-            threads = max(1, cfg.threads // len(runs))
-            with tempfile.TemporaryDirectory(prefix="adloom-") as folder:
-                cmd, files = [*ffmpeg.head(), *atlas], []
-                for k, run in enumerate(runs):
-                    cmd += ["-filter_complex", filter_graph(tpl, images, slots, run, f"vout{k}")]
-                for k, run in enumerate(runs):
-                    first, frames = run[0].start, sum(p.frames for p in run)
-                    key = tpl.thumbnail_frame - first
-                    files.append(Path(folder) / f"run{k}.h264")
-                    cmd += [
-                        "-map", f"[vout{k}]",
-                        *ffmpeg.video_args(
-                            cfg, tpl, frames, key if 0 <= key < frames else None, threads
-                        ),
-                        "-f", "h264", str(files[-1]),
-                    ]  # fmt: skip
-                ffmpeg.run(cmd, stdin=painted)
-                # Each run starts with a keyframe and has the same parameters, so the
-                # elementary streams simply follow each other.
-                stream = b"".join(f.read_bytes() for f in files)
-                ffmpeg.run(ffmpeg.mux_command(cfg, tpl, tags, tmp), stdin=lambda: stream)
+            args = [run_args(tpl, cfg, run, threads) for run in runs]
+            streams, todo = run_streams(tpl, runs, args, cache, fresh)
+            done = {p.scene for k in todo for p in runs[k]}
+            encoded.extend(sorted(done))
+            cached.extend(sorted({p.scene for p in all_parts} - done))
+            # Each run starts with a keyframe and has the same parameters, so the
+            # elementary streams simply follow each other.
+            joined = b"".join(streams)
+            ffmpeg.run(ffmpeg.mux_command(cfg, tpl, tags, tmp), stdin=lambda: joined)
 
-        return ffmpeg.produce(plan, tpl, self.name, out_path, thumbnail_path, encode)
+        creative = ffmpeg.produce(plan, tpl, self.name, out_path, thumbnail_path, encode)
+        stats = RenderStats(
+            encoded_scenes=encoded,
+            cached_scenes=cached,
+            render_s=round(time.perf_counter() - started, 3),
+        )
+        return creative.model_copy(update={"render_stats": stats})
