@@ -554,6 +554,9 @@ class Evidence(Model):
     scene_index: int | None = None
     start_s: float | None = None
     end_s: float | None = None
+    severity: Literal["info", "minor", "major", "critical"] | None = Field(
+        None, description="How bad this one finding is (info: recorded, not a failure)."
+    )
     frame: int | None = Field(None, description="Frame number the problem was seen on.")
     box: Box | None = Field(None, description="Where in the frame, in pixels.")
     text: str | None = None

@@ -107,8 +107,8 @@ _LOOKALIKE = {
 }  # fmt: skip
 _LOOKALIKE_TABLE = str.maketrans(_LOOKALIKE)
 _WORD = re.compile(r"\w+")
-#: Invisible characters that legitimately join letters outside ASCII (Persian ZWNJ, emoji
-#: ZWJ sequences), the soft hyphen and a leading byte-order mark.
+#: Invisible joiners with honest uses outside ASCII (Persian ZWNJ, emoji ZWJ sequences);
+#: like the soft hyphen and a leading byte-order mark, they do not count as hidden text.
 _JOINERS = frozenset({"\u200c", "\u200d"})
 
 
@@ -132,8 +132,8 @@ class Folded:
 def fold(text: str) -> Folded:
     """Lower-case, accent-free, NFKC-like text with invisible format characters dropped.
 
-    Dropping format characters means "ig\u200bnore" still reads "ignore"; folding
-    look-alikes inside Latin words means "іgnore" (Cyrillic i) does too.
+    Dropping format characters means "ignore" with a zero-width space inside still reads
+    "ignore"; folding look-alikes inside Latin words means one with a Cyrillic "і" does too.
     """
     if text.isascii():
         return Folded(text.lower(), tuple(range(len(text) + 1)))

@@ -235,8 +235,15 @@ def test_negative_max_rounds_is_refused(
         )  # fmt: skip
 
 
-def test_badness_orders_verdicts(sample: Sample, clean: Creative) -> None:
+def test_badness_orders_verdicts_and_an_accepted_creative_is_left_alone(
+    sample: Sample, clean: Creative, renderer: TemplateRenderer, tmp_path: Path
+) -> None:
     good = verify(sample, clean, sample.plan)
+    done = refine(
+        sample.plan, clean, good, campaign=sample.campaign, renderer=renderer,
+        verifier=BasicVerifier(), reflector=RuleReflector(), out_path=tmp_path / "out.mp4",
+    )  # fmt: skip
+    assert (done.result.stopped, len(done.result.rounds), done.creative) == ("accepted", 1, clean)
     bad = verify(sample, clean, with_invented_claim(sample.plan))
     assert badness(good) == (0, 0, 0, 0, 0)
     assert badness(bad) > badness(good)

@@ -527,6 +527,14 @@ def test_an_accepted_verdict_needs_nothing(sample: Sample) -> None:
     assert "nothing to revise" in r.rationale
 
 
+def test_the_package_exports_lazily() -> None:
+    import adloom.reflector as pkg
+
+    assert pkg.RuleReflector is RuleReflector
+    with pytest.raises(AttributeError, match="no attribute 'Nope'"):
+        _ = pkg.Nope
+
+
 def test_the_registry_builds_the_rule_reflector() -> None:
     reflector = registry.create("reflector", {"type": "rules", "hook_s": 1.5}, "rules")
     assert isinstance(reflector, RuleReflector)

@@ -12,14 +12,16 @@ metadata), and answered with the smallest directive that fixes it:
 * a hook that runs too long: ``retime``; a creative off the campaign's context:
   ``restore_context``; a wrong or missing product shot or logo: ``swap_asset``; a face,
   nudity or an unlicensed picture behind a scene: ``swap_background``; text out of frame,
-  over the label or outside a platform's safe zone: ``reposition_text``;
+  over the label or outside a platform's safe zone: ``reposition_text``, and text that
+  covers too much of the frame: a shorter approved line;
 * pixels gone wrong (blank, frozen, low quality, unreadable text): ``rerender`` of the
   scenes the evidence names; a missing label, disclosure or provenance: ``rerender`` all;
 * personalization that adds nothing: ``fallback_generic``.
 
 An identity mismatch (the creative is not the plan's) has no repair: nothing is proposed,
-so the creative stays rejected. Directives are deduplicated, and those for the same scene
-and action merge into one.
+so the creative stays rejected. Informational evidence (what a check noticed but did not
+fail on) is never acted on. Directives are deduplicated, and those for the same scene and
+action merge into one.
 """
 
 from __future__ import annotations
@@ -606,8 +608,13 @@ def blocking(result: CheckResult, evidence: Sequence[Evidence]) -> list[Evidence
     Checks put their failing problems in the result's message and keep informational
     ones (a flagged input that was left out, a string that is tight but readable) as
     evidence only; acting on those would change what is fine. When the message quotes
-    no evidence at all (a summary), all of it counts.
+    no evidence at all (a summary), all of it counts. Evidence that carries its own
+    severity says so directly.
     """
+    if any(e.severity is not None for e in evidence):
+        return [e for e in evidence if e.severity not in (None, "info")] or [
+            e for e in evidence if e.severity is None
+        ]
     named = [e for e in evidence if e.message and e.message in result.message]
     return named or list(evidence)
 

@@ -283,6 +283,7 @@ class Check:
             Evidence(
                 check=self.name,
                 message=p.message,
+                severity=p.severity,
                 scene_index=p.scene_index,
                 start_s=None if p.start_s is None else round(p.start_s, 3),
                 end_s=None if p.end_s is None else round(p.end_s, 3),

@@ -20,6 +20,7 @@ Colour is kept: the models take three channels anyway, so a grey frame is no fas
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 from dataclasses import dataclass
 from functools import lru_cache
@@ -54,10 +55,8 @@ def _quiet(name: str) -> None:
 @lru_cache(maxsize=4)
 def engine(max_side: int = DEFAULT_MAX_SIDE, threads: int = 1) -> Any:
     """The RapidOCR engine for these settings, loaded once per process."""
-    try:
-        import onnxruntime  # noqa: F401  # rapidocr's default inference engine
-    except ImportError as exc:
-        raise MissingExtraError("ocr", "ocr", "onnxruntime") from exc
+    if importlib.util.find_spec("onnxruntime") is None:  # rapidocr's inference engine
+        raise MissingExtraError("ocr", "ocr", "onnxruntime")
     try:
         from rapidocr import RapidOCR
     except ImportError as exc:

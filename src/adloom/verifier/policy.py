@@ -68,8 +68,6 @@ from adloom.verifier.checks import Check, CheckContext, Outcome, Problem, Severi
 #: The verifier config section holding :class:`PolicyOptions`.
 SECTION = "policy"
 
-_Key = TypeVar("_Key", bound=str)
-
 #: Deceptive-claim categories that a verified claim's evidence can substantiate.
 Substantiable = Literal["superlative", "health"]
 
@@ -249,14 +247,13 @@ def _visuals(ctx: CheckContext) -> list[_Text]:
     ]
 
 
-def _allowed(text: str, allow: Sequence[str]) -> list[tuple[int, int]]:
-    return [(h.start, h.end) for h in term_hits(text, allow)]
-
-
 def _reported(hits: Iterable[Hit], text: str, allow: Sequence[str]) -> list[Hit]:
     """``hits`` minus those inside an allowed phrase."""
-    spans = _allowed(text, allow) if allow else []
+    spans = [(h.start, h.end) for h in term_hits(text, allow)] if allow else []
     return [h for h in hits if not any(a <= h.start and h.end <= b for a, b in spans)]
+
+
+_Key = TypeVar("_Key", bound=str)
 
 
 def _extra(by_category: Mapping[_Key, list[str]]) -> dict[str, list[str]]:
@@ -354,16 +351,17 @@ def privacy(ctx: CheckContext) -> Outcome:
             )
         bad += bool(traits or watched)
     for item in shown:
-        traits, watched = found(item)
         slot_values = list(item.grounded.slots.values()) if item.grounded else []
+        # Hits inside a slot value were reported with the slot.
+        traits, watched = (
+            [h for h in hits if not _inside(h, item.text, slot_values)] for hits in found(item)
+        )
         failing = bool(watched)
         for h in watched:
             problems.append(
                 item.problem("critical", f"{item.where}: {h.term!r} says the viewer was watched")
             )
         for h in traits:
-            if _inside(h, item.text, slot_values):
-                continue  # reported with the slot
             if h.category == "minors" or is_personal(item.text, h):
                 failing = True
                 message = f"{item.where}: {h.term!r} implies the viewer's {h.category}"
