@@ -199,6 +199,7 @@ def test_verified_superlative_is_substantiated(campaign: Campaign) -> None:
     assert finding.result.passed, finding.result.message
     assert "1 substantiated" in finding.result.message
     [ev] = finding.evidence
+    assert ev.severity == "info"
     assert "substantiated by verified claim 'c-new' (lab report LR-9)" in ev.message
     strict = run(deceptive_claims, campaign, plan, options={"substantiated": []})
     assert not strict.result.passed
@@ -309,6 +310,7 @@ def test_sensitive_or_surveillance_copy(
     assert all(e.scene_index == 1 and e.box is not None for e in finding.evidence)
     if passed:
         assert "without attributing it to the viewer" in finding.evidence[0].message
+    assert {e.severity for e in finding.evidence} == {"info" if passed else "critical"}
 
 
 def test_flagged_history_terms_must_not_come_back(campaign: Campaign) -> None:
@@ -404,6 +406,7 @@ def test_flagged_inputs_are_evidence_when_not_obeyed(campaign: Campaign) -> None
         "history[1].title: 'ignore previous instructions' (override) was left out of the profile",
     ]
     assert "3 flagged input(s) not followed" in finding.result.message
+    assert {e.severity for e in finding.evidence} == {"info"}
 
 
 def test_obeyed_injection_is_critical(campaign: Campaign) -> None:
@@ -415,6 +418,7 @@ def test_obeyed_injection_is_critical(campaign: Campaign) -> None:
     plan = with_text(plan, 1, ungrounded)
     finding = run(injection, campaign, plan)
     assert finding.result.severity == "critical"
+    assert [e.severity for e in finding.evidence] == ["info"] + ["critical"] * 3
     found = messages(finding)
     assert found[0] == (
         "product.selling_points[3]: 'ignore previous instructions' tells a model to drop "

@@ -390,6 +390,24 @@ def test_pacing_options_come_from_the_config_section(campaign: Campaign, tmp_pat
     assert "scene 2 on_screen_text: 5 words need 3.1s to skim, shown 2s" in result.message
 
 
+def test_one_second_scenes_with_four_word_copy_are_too_fast(
+    campaign: Campaign, tmp_path: Path
+) -> None:
+    """The Producer tests' default plan packs five scenes into 5 s: 1 s per string of up
+    to five words, faster than anyone skims. Given 2 s per scene, it reads fine."""
+    make = _producer_plans().make_plan
+    fast = make(campaign)
+    problems = quality.pacing.fn(_pacing_ctx(fast, campaign, tmp_path)).problems
+    failing = [p for p in problems if p.severity != "info"]
+    assert {p.scene_index for p in failing} == {0, 2, 3, 4}
+    assert {p.severity for p in failing} == {"minor"}
+    assert "scene 3 on_screen_text: 5 words need 1.4s to skim, shown 1s" in [
+        p.message for p in failing
+    ]
+    slow = make(campaign, duration_s=10.0)
+    assert quality.pacing(_pacing_ctx(slow, campaign, tmp_path)).result.passed
+
+
 def test_pacing_passes_every_plan_the_director_writes() -> None:
     """The Director's 2-3 s slots and copy limits must never be flagged by pacing."""
     sample, users = load_sample()
@@ -843,24 +861,6 @@ def test_template_renders_pass_every_quality_check(
     assert verdict.check("dynamic_degree").score == 1.0
     assert verdict.check("imaging_quality").score == 1.0
     assert verdict.check("aesthetics").score > 0.9
-
-
-def test_one_second_scenes_with_four_word_copy_are_too_fast(
-    campaign: Campaign, tmp_path: Path
-) -> None:
-    """The Producer tests' default plan packs five scenes into 5 s: 1 s per string of up
-    to five words, faster than anyone skims. Given 2 s per scene, it reads fine."""
-    make = _producer_plans().make_plan
-    fast = make(campaign)
-    problems = quality.pacing.fn(_pacing_ctx(fast, campaign, tmp_path)).problems
-    failing = [p for p in problems if p.severity != "info"]
-    assert {p.scene_index for p in failing} == {0, 2, 3, 4}
-    assert {p.severity for p in failing} == {"minor"}
-    assert "scene 3 on_screen_text: 5 words need 1.4s to skim, shown 1s" in [
-        p.message for p in failing
-    ]
-    slow = make(campaign, duration_s=10.0)
-    assert quality.pacing(_pacing_ctx(slow, campaign, tmp_path)).result.passed
 
 
 SWEEP = [

@@ -18,7 +18,6 @@ forced match.
 
 from __future__ import annotations
 
-import re
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -27,24 +26,16 @@ import numpy as np
 
 from adloom.director.embeddings import Embedder, Vectors
 from adloom.domain import FacetScore, Interest, MatchDecision, Product, UserProfile
-
-#: Interests a creative must never lean on: naming them in an ad would reveal or imply a
-#: sensitive trait (health, religion, sexuality, politics, financial hardship).
-SENSITIVE_TERMS = frozenset(
-    {
-        "addiction", "adhd", "anxiety", "autism", "bankruptcy", "bible", "cancer", "chemo",
-        "chemotherapy", "christian", "church", "dating", "debt", "democrat", "depression",
-        "diabetes", "diagnosis", "disability", "election", "gay", "hiv", "ivf", "islam",
-        "jewish", "lesbian", "lgbt", "lgbtq", "loan", "mosque", "muslim", "pregnancy",
-        "pregnant", "queer", "quran", "rehab", "religion", "republican", "synagogue",
-        "therapy", "transgender", "unemployed", "unemployment",
-    }
-)  # fmt: skip
+from adloom.lexicons import is_clean_label
 
 
 def is_sensitive(label: str) -> bool:
-    words = {w for w in re.findall(r"\w+", label.casefold())}
-    return bool(words & SENSITIVE_TERMS)
+    """Whether leaning on ``label`` in an ad could reveal a trait or carry an instruction.
+
+    The lexicons are shared with the Verifier's privacy check, so the Director never
+    picks an interest the gatekeeper would reject.
+    """
+    return not is_clean_label(label)
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ from adloom.director.base import Planner
 from adloom.director.embeddings import Embedder
 from adloom.director.grounding import ground_assets
 from adloom.director.matching import Match, Matcher, facets_of
-from adloom.director.profile import Profiler, item_text
+from adloom.director.profile import Profiler
 from adloom.director.storyboard import build_storyboard
 from adloom.domain import (
     CallToAction,
@@ -183,10 +183,7 @@ class TemplatePlanner(Planner, Backend[TemplatePlannerConfig]):
     def profile_many(self, users: Sequence[User]) -> dict[str, UserProfile]:
         """Profiles for many users; all history texts are embedded in one batched pass."""
         texts = [
-            item_text(it)
-            for u in users
-            if u.consent.personalization
-            for it in u.history[-self.config.max_history :]
+            t for u in users if u.consent.personalization for t in self.profiler.history_texts(u)
         ]
         if texts:
             self.embedder.embed(texts)  # fills the cache the per-user profiling reads

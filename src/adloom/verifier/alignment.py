@@ -37,13 +37,14 @@ import unicodedata
 import weakref
 from collections import Counter
 from collections.abc import Callable, Hashable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import numpy as np
 import numpy.typing as npt
+from PIL import Image
 from pydantic import BaseModel, ConfigDict, Field
 
 from adloom.domain import Asset, Box, Product
@@ -119,13 +120,13 @@ class AlignmentOptions(BaseModel):
         "words under 8 letters, up to this many for longer ones.",
     )
     min_product_score: float = Field(
-        0.6,
+        0.65,
         ge=0.0,
         le=1.0,
         description="Match score (correlation x colour agreement) a product image needs.",
     )
     min_logo_score: float = Field(
-        0.6, ge=0.0, le=1.0, description="Match score the logo needs in each scene."
+        0.7, ge=0.0, le=1.0, description="Match score the logo needs in each scene."
     )
     wrong_margin: float = Field(
         0.1,
@@ -430,18 +431,32 @@ def _resized(cv2: ModuleType, img: npt.NDArray[Any], w: int, h: int) -> npt.NDAr
 
 
 def _correlate(
-    cv2: ModuleType, gray: F32Array, sp: Sprite, w: int, h: int
+    cv2: ModuleType,
+    gray: F32Array,
+    sp: Sprite,
+    w: int,
+    h: int,
+    color: F32Array | None = None,
 ) -> tuple[float, tuple[int, int], U8Array] | None:
     """Best masked correlation of the ``w`` x ``h`` grey template in ``gray``: (value,
-    top-left, mask); None where the template does not fit or is too small to mean much."""
+    top-left, mask); None where the template does not fit or is too small to mean much.
+
+    With ``color`` (the same image in RGB) the value is the correlation times the colour
+    agreement at each place: a flat logo is found by its colours more than its shape.
+    """
     if w < 6 or h < 6 or w > gray.shape[1] or h > gray.shape[0]:
         return None
     mask = (_resized(cv2, sp.alpha, w, h) >= 224).astype(np.uint8)
-    if int(mask.sum()) < 24:
+    n = int(mask.sum())
+    if n < 24:
         return None
     tpl = _resized(cv2, sp.gray, w, h)
     cc = cv2.matchTemplate(gray, tpl, cv2.TM_CCOEFF_NORMED, mask=mask)
-    cc = np.nan_to_num(cc, nan=0.0, posinf=0.0, neginf=0.0)
+    cc = np.clip(np.nan_to_num(cc, nan=0.0, posinf=0.0, neginf=0.0), 0.0, 1.0)
+    if color is not None:
+        sq = cv2.matchTemplate(color, _resized(cv2, sp.rgb, w, h), cv2.TM_SQDIFF, mask=mask)
+        rms = np.sqrt(np.maximum(sq, 0.0) / (3.0 * n))
+        cc = cc * np.clip(1.0 - rms / COLOR_TOLERANCE, 0.0, 1.0)
     _, value, _, loc = cv2.minMaxLoc(cc)
     return float(value), (int(loc[0]), int(loc[1])), mask
 
@@ -513,32 +528,44 @@ def find_image(
     *,
     step: float = SCALE_STEP,
     candidates: int = 3,
+    in_color: bool = False,
+    prior: float | None = None,
 ) -> ImageMatch:
     """Search the whole frame for ``sp`` at ``scales`` (frame px per asset px, ``step``
     apart).
 
-    The coarse pass correlates the grey, masked template at reduction ``coarse``; the
+    The coarse pass correlates the grey, masked template at reduction ``coarse`` (and
+    weighs in the colours, ``in_color``: for small, flat images such as logos); the
     ``candidates`` best places (one per area) are refined at twice that size, their scale
-    narrowed down between the coarse ones.
+    narrowed down between the coarse ones. The best place at the ``prior`` scale (one of
+    ``scales``: the size the layout draws the image at) is always refined too, since a
+    detailed image matches only within a percent or two of its drawn size, a peak the
+    coarse pass can miss.
     """
-    _, gray = frame.at(coarse)
+    color, gray = frame.at(coarse)
     tw, th = sp.size
     ordered = sorted(scales)
     found: list[tuple[float, float, tuple[float, float]]] = []
     for k in ordered:
         w, h = round(tw * k * coarse), round(th * k * coarse)
-        hit = _correlate(frame.cv2, gray, sp, w, h)
+        hit = _correlate(frame.cv2, gray, sp, w, h, color if in_color else None)
         if hit is not None:
             value, (x, y), _ = hit
             found.append((value, k, ((x + w / 2) / coarse, (y + h / 2) / coarse)))
+    picked = [c for c in found if prior is not None and math.isclose(c[1], prior)][:1]
+    limit = candidates + len(picked)
     found.sort(key=lambda c: -c[0])
-    picked: list[tuple[float, float, tuple[float, float]]] = []
     for value, k, (cx, cy) in found:
-        reach = 0.5 * max(tw, th) * k
-        if all(math.hypot(cx - px, cy - py) > reach for _, _, (px, py) in picked):
-            picked.append((value, k, (cx, cy)))
-        if len(picked) == candidates:
+        # The same place at about the same size is one candidate; a small detail inside a
+        # large match (a label on the bottle) is another.
+        if len(picked) >= limit:
             break
+        if all(
+            math.hypot(cx - px, cy - py) > 0.5 * max(tw, th) * min(k, pk)
+            or max(k, pk) / min(k, pk) > step * step
+            for _, pk, (px, py) in picked
+        ):
+            picked.append((value, k, (cx, cy)))
     best = ImageMatch(0.0, Box(x=0, y=0, w=0, h=0), ordered[0])
     for _, k, center in picked:
         refined = _climb(frame, sp, min(1.0, 2 * coarse), k, center, step)
@@ -563,12 +590,10 @@ def product_scales(sp: Sprite, width: int, height: int) -> list[float]:
     return geometric(lo, max(lo, hi), SCALE_STEP)
 
 
-def logo_scales(sp: Sprite, width: int, height: int) -> list[float]:
-    """Scales around the one the template layout gives the logo (fitted in :data:`LOGO_BOX`),
-    that one included: a wordmark only matches at its drawn size."""
+def logo_scale(sp: Sprite, width: int, height: int) -> float:
+    """The scale the template layout draws the logo at (fitted into :data:`LOGO_BOX`)."""
     tw, th = sp.size
-    k0 = min(LOGO_BOX[0] * width / tw, LOGO_BOX[1] * min(width, height) / th)
-    return geometric(0.6 * k0, 1.6 * k0, SCALE_STEP, anchor=k0)
+    return min(LOGO_BOX[0] * width / tw, LOGO_BOX[1] * min(width, height) / th)
 
 
 # --------------------------------------------------------------------------- shared state
@@ -615,15 +640,16 @@ def _match(
         if not logo:
             coarse = min(1.0, opts.coarse_side / max(f.width, f.height))
             return find_image(f, sp, product_scales(sp, f.width, f.height), coarse)
-        scales = logo_scales(sp, f.width, f.height)
-        coarse = min(1.0, opts.logo_px / max(1.0, sp.size[1] * scales[len(scales) // 2]))
+        k0 = logo_scale(sp, f.width, f.height)
+        coarse = min(1.0, opts.logo_px / max(1.0, sp.size[1] * k0))
         hint: ImageMatch | None = _slot(ctx.scan).get(hint_key)
         if hint is not None:
             center = (hint.box.x + hint.box.w / 2, hint.box.y + hint.box.h / 2)
             there = _refine(f, sp, min(1.0, 2 * coarse), hint.scale, center)
             if there is not None and there.score >= hint.score - 0.05:
                 return there
-        hit = find_image(f, sp, scales, coarse)
+        scales = geometric(0.6 * k0, 1.6 * k0, SCALE_STEP, anchor=k0)
+        hit = find_image(f, sp, scales, coarse, in_color=True, prior=k0)
         if hit.score >= opts.min_logo_score:
             _slot(ctx.scan).setdefault(hint_key, hit)
         return hit
@@ -667,6 +693,26 @@ def _ocr(ctx: CheckContext, still: Still, opts: AlignmentOptions) -> list[OcrLin
     key = ("ocr", still.time, opts.ocr_max_side)
     lines = _memo(ctx.scan, key, lambda: read_text(still.frame.rgb, max_side=opts.ocr_max_side))
     return [line for line in lines if line.score >= opts.ocr_min_score]
+
+
+@lru_cache(maxsize=64)
+def _printed(path: str, mtime_ns: int, max_side: int) -> tuple[str, ...]:
+    """Text printed on an asset image (a label on a bottle), read once per file."""
+    img = trim(load_image(Path(path), "asset"))
+    grey = Image.new("RGBA", img.size, (128, 128, 128, 255))
+    grey.alpha_composite(img)
+    rgb = np.asarray(grey.convert("RGB"))
+    return tuple(line.text for line in read_text(rgb, max_side=max(max_side, max(rgb.shape))))
+
+
+def _asset_texts(ctx: CheckContext, opts: AlignmentOptions) -> list[str]:
+    """Text on the product's own pictures: part of an approved asset, not drawn copy."""
+    out: list[str] = []
+    for asset in ctx.product.assets if ctx.product is not None else []:
+        path = _asset_path(ctx, asset)
+        if asset.kind in ("product_image", "logo") and path.is_file():
+            out += _printed(str(path), path.stat().st_mtime_ns, opts.ocr_max_side)
+    return out
 
 
 def _inside(inner: Box, outer: Box, share: float = 0.5) -> bool:
@@ -765,6 +811,7 @@ def ocr_text(ctx: CheckContext) -> Outcome:
     """Text read in each scene's pixels is planned or approved; planned text is legible."""
     opts = ctx.options(SECTION, AlignmentOptions)
     approved = _approved(ctx)
+    printed: list[str] | None = None  # read from the assets only when something is left over
     problems: list[Problem] = []
     read = unplanned = 0
     expected_total = 0
@@ -774,6 +821,10 @@ def ocr_text(ctx: CheckContext) -> Outcome:
         read += len(lines)
         for line in lines:
             if any(text_matches(line.text, a, opts.text_match) for a in approved):
+                continue
+            if printed is None:
+                printed = _asset_texts(ctx, opts)
+            if any(text_matches(line.text, a, opts.text_match) for a in printed):
                 continue
             unplanned += 1
             problems.append(
@@ -823,64 +874,59 @@ def ocr_text(ctx: CheckContext) -> Outcome:
 
 @check("brand_spelling", "compliance")
 def brand_spelling(ctx: CheckContext) -> Outcome:
-    """Brand and product name are spelled exactly in the plan, the record and the pixels."""
+    """Brand and product name are spelled exactly in the plan, the record and the pixels.
+
+    A misspelling the plan carries is usually read back from the frame too; it is then
+    reported once, with the frame's box attached.
+    """
     product = ctx.product
     if product is None:
         return Outcome(1.0, "no product to take the brand from")
     opts = ctx.options(SECTION, AlignmentOptions)
     names = name_words(product)
     exempt = [*ctx.slot_values, *(v for _, _, g in ctx.plan.texts() for v in g.slots.values())]
-    problems: list[Problem] = []
-    seen: set[tuple[int | None, str]] = set()
+    found: dict[tuple[int | None, str], Problem] = {}
     checked = 0
 
-    def report(
-        where: str,
-        text: str,
-        scene: int | None,
-        span: tuple[float, float],
-        box: Box | None = None,
-        frame: int | None = None,
-    ) -> None:
+    def scan(where: str, text: str, problem: Problem) -> None:
         nonlocal checked
         checked += 1
+        read = problem.frame is not None
         for wrong, name in misspellings(
-            text, names, max_edits=opts.max_brand_edits, exempt=exempt, read=frame is not None
+            text, names, max_edits=opts.max_brand_edits, exempt=exempt, read=read
         ):
-            if (scene, wrong.casefold()) in seen:
-                continue
-            seen.add((scene, wrong.casefold()))
-            right = _spelled(name, product)
-            problems.append(
-                Problem(
-                    "major",
-                    f"{where}: {wrong!r} misspells {right!r}",
-                    scene,
-                    span[0],
-                    span[1],
-                    text=text,
-                    frame=frame,
-                    box=box,
-                )
-            )
+            key = (problem.scene_index, wrong.casefold())
+            known = found.get(key)
+            if known is None:
+                message = f"{where}: {wrong!r} misspells {_spelled(name, product)!r}"
+                found[key] = replace(problem, message=message)
+            elif read and known.box is None:
+                found[key] = replace(known, frame=problem.frame, box=problem.box)
 
     for s, f, g in ctx.plan.texts():
-        where = f"scene {s} {f}" if s is not None else f
-        report(where, g.text, s, ctx.text_span(s, f))
+        a, b = ctx.text_span(s, f)
+        scan(
+            f"scene {s} {f}" if s is not None else f, g.text, Problem("major", "", s, a, b, g.text)
+        )
     for r in ctx.drawn_copy:
-        report(f"drawn {r.field}", r.text, r.scene_index, (r.start_s, r.end_s), r.box)
+        scan(f"drawn {r.field}", r.text, replace(Problem.drawn("major", "", r), box=r.box))
     if ctx.video is not None:
         for still in _stills(ctx, "brand_spelling"):
-            scene = ctx.plan.scenes[still.scene]
+            sc = ctx.plan.scenes[still.scene]
             for line in _lines(ctx, still, opts):
-                report(
-                    f"scene {still.scene} frame text",
-                    line.text,
+                where = f"scene {still.scene} frame {still.frame_no}"
+                problem = Problem(
+                    "major",
+                    "",
                     still.scene,
-                    (scene.start_s, scene.end_s),
-                    line.box,
+                    sc.start_s,
+                    sc.end_s,
+                    line.text,
                     still.frame_no,
+                    line.box,
                 )
+                scan(where, line.text, problem)
+    problems = list(found.values())
     spelled = ", ".join(repr(_spelled(n, product)) for n in names)
     msg = "; ".join(p.message for p in problems) or (
         f"{spelled} spelled exactly in {checked} strings" if names else "no brand words to check"

@@ -507,10 +507,12 @@ def damage(
         stream.width, stream.height, stream.pix_fmt = creative.width, creative.height, "yuv420p"
         stream.options = {"preset": "ultrafast", "qp": "23"}
         for index, frame in enumerate(inp.decode(stream_in)):
-            rgb = frame.to_ndarray(format="rgb24")
+            rgb: Frame = np.asarray(frame.to_ndarray(format="rgb24"), dtype=np.uint8)
             if edit is not None:
                 rgb = edit(index / float(rate), rgb)
-            new = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
+            new = av.VideoFrame.from_ndarray(
+                np.ascontiguousarray(rgb, dtype=np.uint8), format="rgb24"
+            )
             for packet in stream.encode(new.reformat(format="yuv420p")):
                 out.mux(packet)
         for packet in stream.encode():

@@ -89,6 +89,10 @@ def _luma(frame: av.VideoFrame) -> U8Array:
     return np.asarray(frame.to_ndarray(format="gray"), dtype=np.uint8)
 
 
+def _rgb(frame: av.VideoFrame) -> U8Array:
+    return np.asarray(frame.to_ndarray(format="rgb24"), dtype=np.uint8)
+
+
 class _Sampler:
     """Per-sample measurements; its geometry is fixed by the first frame it sees."""
 
@@ -191,7 +195,7 @@ def scan_video(
                 count += 1
                 rel = t - first_t
                 while wanted and wanted[0] <= rel + 1e-6:
-                    stills[wanted[0]] = frame.to_ndarray(format="rgb24")
+                    stills[wanted[0]] = _rgb(frame)
                     taken[wanted.pop(0)] = rel
                 last_frame = frame
                 if index % step:
@@ -217,7 +221,7 @@ def scan_video(
         if sampler is None or last_frame is None:
             raise VideoError(f"{path.name} has no decodable video frames")
         if wanted:
-            rgb = last_frame.to_ndarray(format="rgb24")
+            rgb = _rgb(last_frame)
             for t in wanted:
                 stills[t], taken[t] = rgb, last_t
         frame_s = 1.0 / fps if fps > 0 else 0.0
