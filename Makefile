@@ -35,9 +35,11 @@ lint: $(STAMP) ## ruff and mypy
 	$(BIN)/ruff format --check src tests bench
 	$(BIN)/mypy
 
-bench: $(STAMP) ## Benchmarks: render and plan throughput against same-run baselines
+bench: $(STAMP) ## Benchmarks: render, re-render, plan and verifier suite against same-run baselines
 	$(BIN)/python bench/render.py
+	$(BIN)/python bench/rerender.py
 	$(BIN)/python bench/plan.py
+	$(BIN)/python bench/verify.py
 
 clean: ## Remove the virtualenv and outputs
 	rm -rf $(VENV) out .pytest_cache .mypy_cache .ruff_cache

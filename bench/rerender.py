@@ -151,16 +151,21 @@ def main() -> int:
                 f"{name:>10}: {wall:6.3f} s wall, {cpu:6.3f} s CPU per render; "
                 f"scenes encoded {encoded[name]}"
             )
-        full = median["full"][0]
+        full_wall, full_cpu = median["full"]
+        for name, what in (
+            ("re-caption", f"re-caption of scene {scene}"),
+            ("camera", f"camera of scene {last.index}"),
+        ):
+            wall, cpu = median[name]
+            print(
+                f"{what}: scene re-render / full render: {wall / full_wall:.2f} "
+                f"(CPU {cpu / full_cpu:.2f})"
+            )
+        plain_wall, plain_cpu = median["no cache"]
         print(
-            f"re-caption of scene {scene}: scene re-render / full render: "
-            f"{median['re-caption'][0] / full:.2f}"
+            f"full render, cold cache / no cache: {full_wall / plain_wall:.2f} "
+            f"(CPU {full_cpu / plain_cpu:.2f})"
         )
-        print(
-            f"camera of scene {last.index}: scene re-render / full render: "
-            f"{median['camera'][0] / full:.2f}"
-        )
-        print(f"full render, cold cache / no cache: {full / median['no cache'][0]:.2f}")
 
         cold = TemplateRenderer(TemplateRendererConfig(scene_cache=tmp / "check"))
         reference = cold.render(recaptioned, campaign, tmp / "cold.mp4")

@@ -12,8 +12,10 @@ from __future__ import annotations
 import logging
 import os
 import shutil
-from collections.abc import Callable, Sequence
+import tempfile
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -244,8 +246,45 @@ class AdPipeline:
         """Plan, render and verify every (user, product) pair plus the generic baselines.
 
         Steps: 1. validate the audience, 2. model each user, 3. generic creative per
-        product, 4. plan each pair, 5. render and verify the personalized plans.
+        product, 4. plan each pair, 5. render, verify and repair the personalized plans,
+        6. audit the served variants for fairness.
         """
+        with self._scene_cache():
+            return self._run(
+                campaign, users, out_dir, context=context, seed=seed, progress=progress
+            )
+
+    @contextmanager
+    def _scene_cache(self) -> Iterator[None]:
+        """A scene cache for the run when the renderer has one but none is configured.
+
+        Revise rounds then re-encode only the scenes a directive changed; the cache lives
+        as long as the run, so nothing is left behind.
+        """
+        config = getattr(self.renderer, "config", None)
+        if config is None or "scene_cache" not in type(config).model_fields:
+            yield
+            return
+        if config.scene_cache is not None:
+            yield
+            return
+        with tempfile.TemporaryDirectory(prefix="adloom-scenes-") as folder:
+            self.renderer.config = config.model_copy(update={"scene_cache": Path(folder)})  # type: ignore[attr-defined]
+            try:
+                yield
+            finally:
+                self.renderer.config = config  # type: ignore[attr-defined]
+
+    def _run(
+        self,
+        campaign: Campaign,
+        users: Sequence[User],
+        out_dir: Path,
+        *,
+        context: Context | None,
+        seed: int,
+        progress: Progress | None,
+    ) -> RunResult:
         tick = progress or (lambda _msg: None)
         ctx = context or campaign.contexts[0]
         # 1. audience

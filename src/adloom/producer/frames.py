@@ -114,7 +114,15 @@ class FrameByFrameRenderer(Renderer, Backend[FrameByFrameRendererConfig]):
                 for n in range(tpl.frame_count):
                     pipe.write(composer.frame(n).tobytes())
 
-        creative = ffmpeg.produce(plan, tpl, self.name, out_path, thumbnail_path, encode)
+        creative = ffmpeg.produce(
+            plan,
+            tpl,
+            self.name,
+            out_path,
+            thumbnail_path,
+            encode,
+            provenance=self.config.provenance,
+        )
         stats = RenderStats(
             encoded_scenes=[sc.index for sc in tpl.scenes if sc.frames > 0],
             render_s=round(time.perf_counter() - started, 3),

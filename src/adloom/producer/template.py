@@ -497,7 +497,15 @@ class TemplateRenderer(Renderer, Backend[TemplateRendererConfig]):
             joined = b"".join(streams)
             ffmpeg.run(ffmpeg.mux_command(cfg, tpl, tags, tmp), stdin=lambda: joined)
 
-        creative = ffmpeg.produce(plan, tpl, self.name, out_path, thumbnail_path, encode)
+        creative = ffmpeg.produce(
+            plan,
+            tpl,
+            self.name,
+            out_path,
+            thumbnail_path,
+            encode,
+            provenance=self.config.provenance,
+        )
         stats = RenderStats(
             encoded_scenes=encoded,
             cached_scenes=cached,

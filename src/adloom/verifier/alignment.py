@@ -75,6 +75,8 @@ PRODUCT_MIN_SIZE = 0.12
 COLOR_TOLERANCE = 80.0
 #: Factor between the scales of the coarse image search.
 SCALE_STEP = 1.15
+#: A match score past which the search stops looking at other candidates.
+SURE = 0.85
 
 
 class AlignmentOptions(BaseModel):
@@ -191,9 +193,11 @@ def _memo(scan: VideoScan, key: Hashable, compute: Callable[[], T]) -> T:
 
 # --------------------------------------------------------------------------- fuzzy text
 
-#: Characters OCR mixes up, folded to one of each (applied to words with letters only,
-#: so numbers keep their digits).
-_CONFUSABLE = str.maketrans({"0": "o", "1": "l", "i": "l", "5": "s"})
+#: Characters OCR mixes up, folded to one of each: to letters in words, to digits in
+#: numbers (a word of digits and look-alike letters only).
+_LETTERS = str.maketrans({"0": "o", "1": "l", "i": "l", "5": "s"})
+_NUMBERS = str.maketrans({"o": "0", "l": "1", "i": "1", "s": "5"})
+_DIGIT_LIKE = frozenset("0123456789olis")
 _WORD = re.compile(r"[^\W_]+")
 _DIGITS = re.compile(r"\d+")
 
@@ -203,11 +207,17 @@ def words(text: str) -> list[str]:
     return _WORD.findall(unicodedata.normalize("NFKC", text).casefold())
 
 
+def _fold_word(word: str) -> str:
+    if not any(c.isdigit() for c in word):
+        return word.translate(_LETTERS)
+    if set(word) <= _DIGIT_LIKE:  # "48O": a number with a misread digit
+        return word.translate(_NUMBERS)
+    return word.translate(_LETTERS) if any(c.isalpha() for c in word) else word
+
+
 def fold(text: str) -> str:
     """``text`` reduced to what OCR reads reliably: lower-case words, confusables merged."""
-    return " ".join(
-        w.translate(_CONFUSABLE) if any(c.isalpha() for c in w) else w for w in words(text)
-    )
+    return " ".join(_fold_word(w) for w in words(text))
 
 
 def edit_distance(a: str, b: str, limit: int | None = None) -> int:
@@ -463,8 +473,12 @@ def _correlate(
 
 def _color_agreement(patch: F32Array, tpl: F32Array, mask: U8Array) -> float:
     """1 for the asset's own colours under its mask, 0 at :data:`COLOR_TOLERANCE` RMS off."""
-    on = mask.astype(bool)
-    rms = float(np.sqrt(np.mean((patch[on] - tpl[on]) ** 2))) if on.any() else 255.0
+    n = int(mask.sum())
+    if n == 0:
+        return 0.0
+    diff = patch - tpl
+    sq = np.einsum("ijk,ijk->ij", diff, diff)
+    rms = math.sqrt(float(np.dot(sq.ravel(), mask.ravel())) / (3 * n))
     return max(0.0, 1.0 - rms / COLOR_TOLERANCE)
 
 
@@ -499,18 +513,18 @@ def _refine(
 
 
 def _climb(
-    frame: _Frame, sp: Sprite, f: float, k: float, center: tuple[float, float], span: float
-) -> ImageMatch | None:
-    """Refine a match by bisecting its scale within ``span`` (a factor) either way.
-
-    Fine detail (a wordmark's letters) only correlates within a percent or two of the
-    drawn size, so the scale is narrowed down to half a percent.
-    """
-    best = _refine(frame, sp, f, k, center)
-    if best is None:
-        return None
+    frame: _Frame,
+    sp: Sprite,
+    f: float,
+    start: ImageMatch,
+    span: float,
+    precision: float,
+) -> ImageMatch:
+    """Refine a match by bisecting its scale within ``span`` (a factor) either way, down
+    to ``precision`` (relative)."""
+    best = start
     d = math.log(span) / 2
-    while d > 0.004:
+    while d > precision:
         for e in (-d, d):
             c = (best.box.x + best.box.w / 2, best.box.y + best.box.h / 2)
             hit = _refine(frame, sp, f, best.scale * math.exp(e), c)
@@ -530,6 +544,7 @@ def find_image(
     candidates: int = 3,
     in_color: bool = False,
     prior: float | None = None,
+    precision: float = 0.004,
 ) -> ImageMatch:
     """Search the whole frame for ``sp`` at ``scales`` (frame px per asset px, ``step``
     apart).
@@ -537,10 +552,10 @@ def find_image(
     The coarse pass correlates the grey, masked template at reduction ``coarse`` (and
     weighs in the colours, ``in_color``: for small, flat images such as logos); the
     ``candidates`` best places (one per area) are refined at twice that size, their scale
-    narrowed down between the coarse ones. The best place at the ``prior`` scale (one of
-    ``scales``: the size the layout draws the image at) is always refined too, since a
-    detailed image matches only within a percent or two of its drawn size, a peak the
-    coarse pass can miss.
+    narrowed down between the coarse ones to ``precision`` (relative). Fine detail (a
+    wordmark's letters) only correlates within a percent or two of the drawn size, a peak
+    the coarse pass can miss: so the best place at the ``prior`` scale (one of ``scales``,
+    the size the layout draws the image at) is always refined too.
     """
     color, gray = frame.at(coarse)
     tw, th = sp.size
@@ -567,10 +582,16 @@ def find_image(
         ):
             picked.append((value, k, (cx, cy)))
     best = ImageMatch(0.0, Box(x=0, y=0, w=0, h=0), ordered[0])
+    fine = min(1.0, 2 * coarse)
     for _, k, center in picked:
-        refined = _climb(frame, sp, min(1.0, 2 * coarse), k, center, step)
-        if refined is not None and refined.score > best.score:
+        start = _refine(frame, sp, fine, k, center)
+        if start is None:
+            continue
+        refined = _climb(frame, sp, fine, start, step, precision)
+        if refined.score > best.score:
             best = refined
+        if best.score >= SURE:  # nothing else in the frame can be the asset more clearly
+            break
     return best
 
 
@@ -689,10 +710,25 @@ def _best_rival(
     return best
 
 
-def _ocr(ctx: CheckContext, still: Still, opts: AlignmentOptions) -> list[OcrLine]:
-    key = ("ocr", still.time, opts.ocr_max_side)
-    lines = _memo(ctx.scan, key, lambda: read_text(still.frame.rgb, max_side=opts.ocr_max_side))
-    return [line for line in lines if line.score >= opts.ocr_min_score]
+def _ocr(
+    ctx: CheckContext, still: Still, opts: AlignmentOptions, skip: Sequence[Box]
+) -> list[OcrLine]:
+    """Lines read in the still with the ``skip`` regions blanked out first.
+
+    The label and the logo are on every frame; painting them over spares recognizing
+    them, about a third of the recognizer's work on a typical still.
+    """
+
+    def read() -> list[OcrLine]:
+        rgb = still.frame.rgb.copy()
+        for b in skip:
+            region = rgb[max(0, b.y) : b.y + b.h, max(0, b.x) : b.x + b.w]
+            if region.size:
+                region[:] = np.median(region.reshape(-1, 3), axis=0).astype(np.uint8)
+        return read_text(rgb, max_side=opts.ocr_max_side)
+
+    key = ("ocr", still.time, opts.ocr_max_side, tuple((b.x, b.y, b.w, b.h) for b in skip))
+    return [line for line in _memo(ctx.scan, key, read) if line.score >= opts.ocr_min_score]
 
 
 @lru_cache(maxsize=64)
@@ -749,7 +785,7 @@ def _lines(ctx: CheckContext, still: Still, opts: AlignmentOptions) -> list[OcrL
             skip.append(_grow(hit.box, 4))
     return [
         line
-        for line in _ocr(ctx, still, opts)
+        for line in _ocr(ctx, still, opts, skip)
         if sum(c.isalnum() for c in line.text) >= opts.min_text_chars
         and not any(_inside(line.box, region) for region in skip)
     ]

@@ -34,6 +34,7 @@ from adloom.verifier import (
 )
 from adloom.verifier.basic import BasicVerifier, BasicVerifierConfig
 from adloom.verifier.checks import DEFAULT_CHECKS, Check
+from adloom.verifier.fairness import audit_fairness
 
 #: Every check of the full verifier, utility first, then compliance, in report order.
 FULL_CHECKS: tuple[Check, ...] = (
@@ -48,18 +49,28 @@ FULL_CHECKS: tuple[Check, ...] = (
 )
 
 
+QualityOptions = quality.QualityOptions
+PlatformOptions = platforms.PlatformOptions
+PersonalizationOptions = personalization.PersonalizationOptions
+AlignmentOptions = alignment.AlignmentOptions
+PolicyOptions = policy.PolicyOptions
+ImageryOptions = imagery.ImageryOptions
+ProvenanceOptions = provenance.ProvenanceOptions
+FairnessOptions = fairness.FairnessOptions
+
+
 class FullVerifierConfig(BasicVerifierConfig):
+    """The basic thresholds and decision policy, plus one section per check group."""
+
     type: Literal["full"] = "full"  # type: ignore[assignment]
-    quality: quality.QualityOptions = Field(default_factory=quality.QualityOptions)
-    platform: platforms.PlatformOptions = Field(default_factory=platforms.PlatformOptions)
-    personalization: personalization.PersonalizationOptions = Field(
-        default_factory=personalization.PersonalizationOptions
-    )
-    alignment: alignment.AlignmentOptions = Field(default_factory=alignment.AlignmentOptions)
-    policy: policy.PolicyOptions = Field(default_factory=policy.PolicyOptions)
-    imagery: imagery.ImageryOptions = Field(default_factory=imagery.ImageryOptions)
-    provenance: provenance.ProvenanceOptions = Field(default_factory=provenance.ProvenanceOptions)
-    fairness: fairness.FairnessOptions = Field(default_factory=fairness.FairnessOptions)
+    quality: QualityOptions = Field(default_factory=QualityOptions)
+    platform: PlatformOptions = Field(default_factory=PlatformOptions)
+    personalization: PersonalizationOptions = Field(default_factory=PersonalizationOptions)
+    alignment: AlignmentOptions = Field(default_factory=AlignmentOptions)
+    policy: PolicyOptions = Field(default_factory=PolicyOptions)
+    imagery: ImageryOptions = Field(default_factory=ImageryOptions)
+    provenance: ProvenanceOptions = Field(default_factory=ProvenanceOptions)
+    fairness: FairnessOptions = Field(default_factory=FairnessOptions)
 
 
 class FullVerifier(BasicVerifier):
@@ -73,4 +84,4 @@ class FullVerifier(BasicVerifier):
         self, plans: Sequence[CreativePlan], users: Sequence[User], campaign: Campaign
     ) -> FairnessAudit:
         options = getattr(self.config, "fairness", None)
-        return fairness.audit_fairness(plans, users, campaign, options)
+        return audit_fairness(plans, users, campaign, options)
