@@ -20,7 +20,7 @@ from typing import IO, Literal
 from PIL import Image
 from pydantic import Field
 
-from adloom.domain import Creative, CreativePlan
+from adloom.domain import Campaign, Creative, CreativePlan
 from adloom.errors import RenderError
 from adloom.io import atomic_path, sha256_file
 from adloom.producer.layers import Template
@@ -82,10 +82,31 @@ def ffmpeg_exe() -> str:
         raise RenderError(f"ffmpeg is not available: {exc}") from None
 
 
-def metadata(plan: CreativePlan, renderer: str) -> dict[str, str]:
-    """Tags written into the MP4 so the disclosure travels with the file, not just on it."""
+def credits(plan: CreativePlan, campaign: Campaign) -> str:
+    """The attributions the licences of the plan's assets require, deduplicated."""
+    try:
+        product = campaign.product(plan.product_id)
+    except KeyError:
+        return ""
+    ids = [a for s in plan.scenes for a in s.asset_ids]
+    if plan.logo_asset:
+        ids.append(plan.logo_asset)
+    images = {s.background.image for s in plan.scenes if s.background.image}
+    out: list[str] = []
+    for asset in product.assets:
+        used = asset.id in ids or str(campaign.asset_path(asset)) in images or asset.path in images
+        text = asset.license.attribution
+        if used and text and text not in out:
+            out.append(text)
+    return "; ".join(out)
+
+
+def metadata(plan: CreativePlan, renderer: str, credit: str = "") -> dict[str, str]:
+    """Tags written into the MP4 so the disclosure (and credits) travel with the file."""
     d = plan.disclosure
     tags = {"title": f"{plan.campaign_id}/{plan.product_id}"}
+    if credit:
+        tags["credits"] = credit
     if d.in_metadata:
         tags |= {
             "comment": f"{d.text}; ai_generated=true; plan_id={plan.plan_id}",
@@ -360,6 +381,7 @@ def produce(
     thumbnail_path: Path | None,
     encode: Callable[[Path, dict[str, str]], None],
     provenance: ProvenanceConfig | None = None,
+    credit: str = "",
 ) -> Creative:
     """Run ``encode(temporary_mp4, tags)``, add the thumbnail, sign, publish, describe.
 
@@ -368,7 +390,7 @@ def produce(
     stays deterministic, and ``sha256`` is the hash of the file as published. Without
     ``provenance`` the defaults apply: signed, by the development identity.
     """
-    tags = metadata(plan, renderer)
+    tags = metadata(plan, renderer, credit)
     sign = provenance or ProvenanceConfig()
     out_path = Path(out_path)
     thumb = Path(thumbnail_path) if thumbnail_path is not None else None

@@ -122,6 +122,7 @@ class FrameByFrameRenderer(Renderer, Backend[FrameByFrameRendererConfig]):
             thumbnail_path,
             encode,
             provenance=self.config.provenance,
+            credit=ffmpeg.credits(plan, campaign),
         )
         stats = RenderStats(
             encoded_scenes=[sc.index for sc in tpl.scenes if sc.frames > 0],

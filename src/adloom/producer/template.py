@@ -505,6 +505,7 @@ class TemplateRenderer(Renderer, Backend[TemplateRendererConfig]):
             thumbnail_path,
             encode,
             provenance=self.config.provenance,
+            credit=ffmpeg.credits(plan, campaign),
         )
         stats = RenderStats(
             encoded_scenes=encoded,

@@ -441,32 +441,18 @@ def _resized(cv2: ModuleType, img: npt.NDArray[Any], w: int, h: int) -> npt.NDAr
 
 
 def _correlate(
-    cv2: ModuleType,
-    gray: F32Array,
-    sp: Sprite,
-    w: int,
-    h: int,
-    color: F32Array | None = None,
+    cv2: ModuleType, gray: F32Array, sp: Sprite, w: int, h: int
 ) -> tuple[float, tuple[int, int], U8Array] | None:
     """Best masked correlation of the ``w`` x ``h`` grey template in ``gray``: (value,
-    top-left, mask); None where the template does not fit or is too small to mean much.
-
-    With ``color`` (the same image in RGB) the value is the correlation times the colour
-    agreement at each place: a flat logo is found by its colours more than its shape.
-    """
+    top-left, mask); None where the template does not fit or is too small to mean much."""
     if w < 6 or h < 6 or w > gray.shape[1] or h > gray.shape[0]:
         return None
     mask = (_resized(cv2, sp.alpha, w, h) >= 224).astype(np.uint8)
-    n = int(mask.sum())
-    if n < 24:
+    if int(mask.sum()) < 24:
         return None
     tpl = _resized(cv2, sp.gray, w, h)
     cc = cv2.matchTemplate(gray, tpl, cv2.TM_CCOEFF_NORMED, mask=mask)
-    cc = np.clip(np.nan_to_num(cc, nan=0.0, posinf=0.0, neginf=0.0), 0.0, 1.0)
-    if color is not None:
-        sq = cv2.matchTemplate(color, _resized(cv2, sp.rgb, w, h), cv2.TM_SQDIFF, mask=mask)
-        rms = np.sqrt(np.maximum(sq, 0.0) / (3.0 * n))
-        cc = cc * np.clip(1.0 - rms / COLOR_TOLERANCE, 0.0, 1.0)
+    cc = np.nan_to_num(cc, nan=0.0, posinf=0.0, neginf=0.0)
     _, value, _, loc = cv2.minMaxLoc(cc)
     return float(value), (int(loc[0]), int(loc[1])), mask
 
@@ -542,28 +528,26 @@ def find_image(
     *,
     step: float = SCALE_STEP,
     candidates: int = 3,
-    in_color: bool = False,
     prior: float | None = None,
     precision: float = 0.004,
 ) -> ImageMatch:
     """Search the whole frame for ``sp`` at ``scales`` (frame px per asset px, ``step``
     apart).
 
-    The coarse pass correlates the grey, masked template at reduction ``coarse`` (and
-    weighs in the colours, ``in_color``: for small, flat images such as logos); the
+    The coarse pass correlates the grey, masked template at reduction ``coarse``; the
     ``candidates`` best places (one per area) are refined at twice that size, their scale
     narrowed down between the coarse ones to ``precision`` (relative). Fine detail (a
     wordmark's letters) only correlates within a percent or two of the drawn size, a peak
     the coarse pass can miss: so the best place at the ``prior`` scale (one of ``scales``,
     the size the layout draws the image at) is always refined too.
     """
-    color, gray = frame.at(coarse)
+    _, gray = frame.at(coarse)
     tw, th = sp.size
     ordered = sorted(scales)
     found: list[tuple[float, float, tuple[float, float]]] = []
     for k in ordered:
         w, h = round(tw * k * coarse), round(th * k * coarse)
-        hit = _correlate(frame.cv2, gray, sp, w, h, color if in_color else None)
+        hit = _correlate(frame.cv2, gray, sp, w, h)
         if hit is not None:
             value, (x, y), _ = hit
             found.append((value, k, ((x + w / 2) / coarse, (y + h / 2) / coarse)))
@@ -670,7 +654,7 @@ def _match(
             if there is not None and there.score >= hint.score - 0.05:
                 return there
         scales = geometric(0.6 * k0, 1.6 * k0, SCALE_STEP, anchor=k0)
-        hit = find_image(f, sp, scales, coarse, in_color=True, prior=k0)
+        hit = find_image(f, sp, scales, coarse, prior=k0)
         if hit.score >= opts.min_logo_score:
             _slot(ctx.scan).setdefault(hint_key, hit)
         return hit

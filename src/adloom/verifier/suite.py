@@ -633,6 +633,9 @@ def repair(
     partial: list[float] = []
     rounds: list[int] = []
     for case in cases:
+        stats = case.creative.render_stats
+        if stats is not None and stats.encoded_scenes and not stats.cached_scenes:
+            full.append(stats.render_s)  # a cold render of every scene
         if case.flaw is None:
             continue
         verdict = verifier.verify(
@@ -654,10 +657,7 @@ def repair(
         repaired.setdefault(case.flaw, []).append(done.verdict.decision == "accept")
         rounds.append(len(done.result.rounds))
         for r in done.result.rounds:
-            if r.render_s <= 0:
-                continue
-            if r.rerendered_scenes is None:
-                full.append(r.render_s)
-            elif len(r.rerendered_scenes) < len(case.plan.scenes):
+            scenes = r.rerendered_scenes
+            if r.render_s > 0 and scenes and len(scenes) < len(case.plan.scenes):
                 partial.append(r.render_s)
     return RepairReport(repaired, full, partial, rounds)
