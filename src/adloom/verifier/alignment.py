@@ -21,9 +21,12 @@ zoom cameras, scaled by up to 15% during the scene; the logo is fitted into 20% 
 frame width by 7.5% of its shorter side and overlaid in a top corner on every frame.
 The asset's alpha is the match mask, so whatever background the renderer chose does not
 count. A coarse search over scales runs on a reduced grey frame; the best candidates are
-refined in colour at twice that resolution. The score multiplies the masked correlation
-(the right shape) by a colour agreement (the right product: two products drawn from the
-same template differ only in colour).
+refined at twice that resolution, their scale narrowed to half a percent (a wordmark
+only correlates within a percent or two of its drawn size, so the logo's layout size is
+always tried). The score multiplies the masked grey correlation (the right shape) by a
+colour agreement (the right product: two products drawn from one template may differ
+only in colour). A logo stays put, so once found it is first looked for at the same
+place in the other stills.
 
 The verifier config section for these checks is :data:`SECTION` (:class:`AlignmentOptions`).
 """
@@ -62,14 +65,13 @@ if TYPE_CHECKING:
 #: The verifier config section holding :class:`AlignmentOptions`.
 SECTION = "alignment"
 
-F32Array = npt.NDArray[np.float32]
 U8Array = npt.NDArray[np.uint8]
 T = TypeVar("T")
 
 #: The logo's box in the template layout: a share of the frame width, of its shorter side.
 LOGO_BOX = (0.2, 0.075)
 #: Product shots are searched from this share of the frame's shorter side (their longer
-#: side) up to the whole frame; the template fits them to half the frame or more.
+#: side) up to the whole frame; three shots side by side still measure twice as much.
 PRODUCT_MIN_SIZE = 0.12
 #: Mean colour error (0-255, RGB) at which a matched shape stops counting as the asset.
 COLOR_TOLERANCE = 80.0
@@ -373,13 +375,13 @@ def _spelled(name: str, product: Product) -> str:
 # --------------------------------------------------------------------------- images
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Sprite:
     """An asset image ready for matching: trimmed to its opaque pixels, RGB plus alpha."""
 
     key: str
-    rgb: F32Array
-    gray: F32Array
+    rgb: U8Array
+    gray: U8Array
     alpha: U8Array
 
     @property
@@ -393,8 +395,8 @@ def _sprite(path: str, mtime_ns: int) -> Sprite:
     data = np.asarray(img)
     return Sprite(
         key=sha256_file(path),
-        rgb=np.ascontiguousarray(data[..., :3], dtype=np.float32),
-        gray=np.asarray(img.convert("L"), dtype=np.float32),
+        rgb=np.ascontiguousarray(data[..., :3]),
+        gray=np.asarray(img.convert("L")),
         alpha=np.ascontiguousarray(data[..., 3]),
     )
 
@@ -415,24 +417,22 @@ class ImageMatch:
 
 
 class _Frame:
-    """A still and its reductions (each made once), in float32 colour and grey."""
+    """A still and its reductions (each made once), in colour and grey."""
 
     def __init__(self, rgb: U8Array, cv2: ModuleType) -> None:
         self.rgb = rgb
         self.cv2 = cv2
         self.height, self.width = rgb.shape[:2]
-        self._cache: dict[float, tuple[F32Array, F32Array]] = {}
+        self._cache: dict[float, tuple[U8Array, U8Array]] = {}
 
-    def at(self, f: float) -> tuple[F32Array, F32Array]:
+    def at(self, f: float) -> tuple[U8Array, U8Array]:
         f = round(min(1.0, f), 4)
         if f not in self._cache:
-            img = self.rgb
+            color = self.rgb
             if f < 1.0:
                 size = (max(1, round(self.width * f)), max(1, round(self.height * f)))
-                img = self.cv2.resize(img, size, interpolation=self.cv2.INTER_AREA)
-            color = img.astype(np.float32)
-            gray = self.cv2.cvtColor(color, self.cv2.COLOR_RGB2GRAY)
-            self._cache[f] = (color, gray)
+                color = self.cv2.resize(color, size, interpolation=self.cv2.INTER_AREA)
+            self._cache[f] = (color, self.cv2.cvtColor(color, self.cv2.COLOR_RGB2GRAY))
         return self._cache[f]
 
 
@@ -441,7 +441,7 @@ def _resized(cv2: ModuleType, img: npt.NDArray[Any], w: int, h: int) -> npt.NDAr
 
 
 def _correlate(
-    cv2: ModuleType, gray: F32Array, sp: Sprite, w: int, h: int
+    cv2: ModuleType, gray: U8Array, sp: Sprite, w: int, h: int
 ) -> tuple[float, tuple[int, int], U8Array] | None:
     """Best masked correlation of the ``w`` x ``h`` grey template in ``gray``: (value,
     top-left, mask); None where the template does not fit or is too small to mean much."""
@@ -457,12 +457,12 @@ def _correlate(
     return float(value), (int(loc[0]), int(loc[1])), mask
 
 
-def _color_agreement(patch: F32Array, tpl: F32Array, mask: U8Array) -> float:
+def _color_agreement(patch: U8Array, tpl: U8Array, mask: U8Array) -> float:
     """1 for the asset's own colours under its mask, 0 at :data:`COLOR_TOLERANCE` RMS off."""
     n = int(mask.sum())
     if n == 0:
         return 0.0
-    diff = patch - tpl
+    diff = patch.astype(np.float32) - tpl.astype(np.float32)
     sq = np.einsum("ijk,ijk->ij", diff, diff)
     rms = math.sqrt(float(np.dot(sq.ravel(), mask.ravel())) / (3 * n))
     return max(0.0, 1.0 - rms / COLOR_TOLERANCE)
@@ -804,11 +804,11 @@ def _approved(ctx: CheckContext) -> list[str]:
     return list(dict.fromkeys(out))
 
 
-def _expected(ctx: CheckContext, scene: int, t: float) -> list[_Expected]:
-    """What the plan and the creative's record say is on screen in ``scene`` at ``t``."""
+def _expected(ctx: CheckContext, scene: int, t: float, approved: set[str]) -> list[_Expected]:
+    """What the plan and the creative's record say is on screen in ``scene`` at ``t``
+    (recorded strings only when ``approved``, normalized: the rest is unplanned text)."""
     plan = ctx.plan
     out: list[_Expected] = []
-    approved = {normalize(a) for a in _approved(ctx)}
     for r in ctx.creative.rendered_text:
         if r.start_s <= t <= r.end_s and normalize(r.text) in approved:
             where = f"scene {scene} {r.field}" if r.field != "cta" else "cta"
@@ -831,6 +831,7 @@ def ocr_text(ctx: CheckContext) -> Outcome:
     """Text read in each scene's pixels is planned or approved; planned text is legible."""
     opts = ctx.options(SECTION, AlignmentOptions)
     approved = _approved(ctx)
+    normalized = {normalize(a) for a in approved}
     printed: list[str] | None = None  # read from the assets only when something is left over
     problems: list[Problem] = []
     read = unplanned = 0
@@ -861,7 +862,7 @@ def ocr_text(ctx: CheckContext) -> Outcome:
                 )
             )
         texts = [line.text for line in lines]
-        for e in _expected(ctx, still.scene, still.time):
+        for e in _expected(ctx, still.scene, still.time, normalized):
             expected_total += 1
             share = readable_share(e.text, texts)
             if share < opts.readable_share:
