@@ -9,6 +9,7 @@ and a render without logo or product shot. The verifier always sees the intended
 from __future__ import annotations
 
 import math
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -57,6 +58,8 @@ ALTERED = "Guaranteed dry for life"
 MISSPELLED = "Northpeek: go further"
 #: How the staged test plan films each scene: product shots zoom and pan.
 CAMERAS = {"hook": "static", "product": "zoom_in", "proof": "pan_left", "cta": "static"}
+#: The test campaign's plans are personalized for a hiker (their hook fills {interest}).
+HIKER = profile()
 
 
 def staged(campaign: Campaign, aspect: str = "16:9") -> CreativePlan:
@@ -276,11 +279,9 @@ def render(
 
 
 def verify(r: Render, plan: CreativePlan | None = None) -> Verdict:
-    """All basic and alignment checks; the test campaign's plans are personalized for a
-    hiker (their hook fills ``{interest}``)."""
+    """All basic and alignment checks, against ``plan`` if given, else the render's own."""
     verifier = BasicVerifier(checks=DEFAULT_CHECKS + CHECKS)
-    who = r.profile if r.campaign.id != "test-campaign" else profile()
-    return verifier.verify(r.creative, plan or r.plan, r.campaign, who)
+    return verifier.verify(r.creative, plan or r.plan, r.campaign, r.profile)
 
 
 def evidence(verdict: Verdict, check: str) -> list[Evidence]:
@@ -303,12 +304,12 @@ def sample_renders(sample: Campaign, planner: TemplatePlanner, folder: Path) -> 
     aiko = next(u for u in users if u.id == "aiko")
     out = []
     for pid, aspect, user in [("daybreak-coldbrew", "16:9", None), ("lumi-serum", "9:16", aiko)]:
-        profile = planner.profile(user) if user else None
+        who = planner.profile(user) if user else None
         plan = planner.plan(
-            sample, sample.product(pid), Context(aspect_ratio=aspect, duration_s=6), user, profile
+            sample, sample.product(pid), Context(aspect_ratio=aspect, duration_s=6), user, who
         )
         creative = TemplateRenderer().render(plan, sample, folder / f"{pid}.mp4")
-        out.append(Render(sample, plan, creative, profile))
+        out.append(Render(sample, plan, creative, who))
     assert out[1].plan.kind == "personalized"
     return out
 
@@ -317,7 +318,7 @@ def test_clean_test_campaign_render_passes(
     campaign: Campaign, render: Callable[..., Creative]
 ) -> None:
     plan = staged(campaign)
-    r = Render(campaign, plan, render("clean", plan))
+    r = Render(campaign, plan, render("clean", plan), HIKER)
     verdict = verify(r)
     assert verdict.decision == "accept", verdict.rationale
     for name in NAMES:
@@ -392,7 +393,7 @@ def flawed_text(campaign: Campaign, render: Callable[..., Creative]) -> tuple[Re
         for r in creative.rendered_text
     ]
     lying = creative.model_copy(update={"rendered_text": record})
-    return Render(campaign, misspelled, lying), misspelled
+    return Render(campaign, misspelled, lying, HIKER), misspelled
 
 
 def _with_text(plan: CreativePlan, index: int, text: GroundedText) -> CreativePlan:
@@ -481,7 +482,7 @@ def swapped(campaign: Campaign, render: Callable[..., Creative]) -> Render:
         a.model_copy(update={"path": mug.asset(a.id.replace("boots", "mug")).path})
         for a in boots.assets
     ]
-    return Render(campaign, plan, render("swapped", plan, drawn_with))
+    return Render(campaign, plan, render("swapped", plan, drawn_with), HIKER)
 
 
 def test_other_products_image_is_a_wrong_product(swapped: Render) -> None:
@@ -525,7 +526,7 @@ def test_plan_naming_another_logo_is_rejected(
     campaign: Campaign, render: Callable[..., Creative], logo_asset: str, message: str
 ) -> None:
     plan = staged(campaign)
-    r = Render(campaign, plan, render("clean", plan))
+    r = Render(campaign, plan, render("clean", plan), HIKER)
     wrong = plan.model_copy(update={"logo_asset": logo_asset})
     ctx = BasicVerifier().context(r.creative, wrong, campaign)
     finding = logo_visible(ctx)
@@ -541,7 +542,7 @@ def bare(campaign: Campaign, render: Callable[..., Creative]) -> Render:
     plan = staged(campaign)
     scenes = [s.model_copy(update={"asset_ids": []}) if s.index == 1 else s for s in plan.scenes]
     drawn = plan.model_copy(update={"logo_asset": None, "scenes": scenes})
-    return Render(campaign, plan, render("bare", drawn))
+    return Render(campaign, plan, render("bare", drawn), HIKER)
 
 
 def test_missing_product_image_asks_for_a_revision(bare: Render) -> None:
@@ -585,3 +586,16 @@ def test_unknown_scene_asset_is_reported(campaign: Campaign, bare: Render) -> No
     assert [(e.scene_index, e.message) for e in unknown] == [
         (2, "scene 2 asset_ids.1: product 'boots' has no asset 'boots-gone'")
     ]
+
+
+def test_missing_opencv_names_the_extra(
+    monkeypatch: pytest.MonkeyPatch, sample_renders: list[Render]
+) -> None:
+    r = sample_renders[0]
+    ctx = BasicVerifier().context(r.creative, r.plan, r.campaign)
+    monkeypatch.setitem(sys.modules, "cv2", None)
+    product_visible = next(c for c in CHECKS if c.name == "product_visible")
+    result = product_visible(ctx).result
+    assert (result.passed, result.severity) == (False, "critical")
+    assert "'product_visible' needs the 'opencv-python-headless' package" in result.message
+    assert "adloom[vision]" in result.message

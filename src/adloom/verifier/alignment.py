@@ -722,7 +722,7 @@ def _printed(path: str, mtime_ns: int, max_side: int) -> tuple[str, ...]:
     grey = Image.new("RGBA", img.size, (128, 128, 128, 255))
     grey.alpha_composite(img)
     rgb = np.asarray(grey.convert("RGB"))
-    return tuple(line.text for line in read_text(rgb, max_side=max(max_side, max(rgb.shape))))
+    return tuple(line.text for line in read_text(rgb, max_side=max_side))
 
 
 def _asset_texts(ctx: CheckContext, opts: AlignmentOptions) -> list[str]:
