@@ -33,7 +33,7 @@ FALSE_REJECT_GOAL = 0.05
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--per-flaw", type=int, default=4)
-    parser.add_argument("--clean", type=int, default=16)
+    parser.add_argument("--clean", type=int, default=14)
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)

@@ -1,7 +1,7 @@
 """The labelled flaw suite: the full verifier's recall and false rejects, the Reflector's repairs.
 
 The suite is built here from clean creatives of the bundled sample campaign (real
-Director, real Producer): 4 flawed copies of each of the 15 flaw types (60 in all) and 16
+Director, real Producer): 4 flawed copies of each of the 15 flaw types (60 in all) and 14
 clean creatives, every one rendered and verified with the full verifier.
 """
 
@@ -18,7 +18,7 @@ from adloom.verifier.suite import FLAWS, Builder, Case, SuiteReport, evaluate, r
 pytestmark = pytest.mark.slow
 
 PER_FLAW = 4
-CLEAN = 16
+CLEAN = 14  # every personalized pair of the sample campaign plus the 4 generic creatives
 
 
 @pytest.fixture(scope="module")
