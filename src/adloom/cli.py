@@ -101,12 +101,23 @@ def demo(
     for res in [*run.generic.values(), *(p.result for p in run.pairs if not p.reused_generic)]:
         decisions[res.verdict.decision] = decisions.get(res.verdict.decision, 0) + 1
     personalized = sum(not p.reused_generic for p in run.pairs)
+    refined = [
+        r
+        for r in [*run.generic.values(), *(p.result for p in run.pairs if not p.reused_generic)]
+        if r.refine is not None
+    ]
     out.print(
         f"[bold green]done[/] in {time.perf_counter() - started:.1f}s: "
         f"{len(run.users)} users x {len(campaign.products)} products, "
         f"{personalized} personalized + {len(run.generic)} generic creatives, "
         f"verdicts {decisions}"
     )
+    if refined:
+        fixed = sum(r.verdict.decision == "accept" for r in refined)
+        out.print(f"  {len(refined)} creatives revised by the Reflector, {fixed} now accepted")
+    if run.audit is not None:
+        verdict = "passed" if run.audit.passed else f"{len(run.audit.findings)} findings"
+        out.print(f"  fairness audit: {verdict}")
     for p in run.pairs:
         if p.reused_generic and p.product_id == campaign.products[0].id:
             why = p.plan.matching.rationale.removeprefix("generic: ")
