@@ -71,8 +71,7 @@ def main() -> int:
         for flaw, results in sorted(fixed.repaired.items()):
             print(f"  repaired {flaw:<22} {sum(results)}/{len(results)}")
         print(
-            f"repaired within {args.rounds} rounds: {fixed.share:.0%} of {flawed} flawed "
-            "creatives"
+            f"repaired within {args.rounds} rounds: {fixed.share:.0%} of {flawed} flawed creatives"
         )
         ratio = fixed.rerender_ratio
         if ratio is not None:
