@@ -527,7 +527,7 @@ def find_image(
     coarse: float,
     *,
     step: float = SCALE_STEP,
-    candidates: int = 3,
+    candidates: int = 10,
     prior: float | None = None,
     precision: float = 0.004,
 ) -> ImageMatch:
