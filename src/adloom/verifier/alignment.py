@@ -35,9 +35,7 @@ from __future__ import annotations
 
 import math
 import re
-import threading
 import unicodedata
-import weakref
 from collections import Counter
 from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass, replace
@@ -161,36 +159,13 @@ def _cv2(check_name: str) -> ModuleType:
     return cv2
 
 
-# --------------------------------------------------------------------------- per-scan memo
-
-_MEMO: dict[int, dict[Hashable, Any]] = {}
-_MEMO_LOCK = threading.Lock()
-
-
 def _slot(scan: VideoScan) -> dict[Hashable, Any]:
-    """The memo of one decoded video.
-
-    OCR and image search are the expensive part and two checks read each result; the
-    scan is not hashable, so it is keyed by identity, with a finalizer that forgets it.
-    """
-    sid = id(scan)
-    with _MEMO_LOCK:
-        slot = _MEMO.get(sid)
-        if slot is None:
-            slot = _MEMO[sid] = {}
-            weakref.finalize(scan, _MEMO.pop, sid, None)
-        return slot
+    """Results shared between checks for one decoded video (OCR, image matches)."""
+    return scan.derived
 
 
 def _memo(scan: VideoScan, key: Hashable, compute: Callable[[], T]) -> T:
-    """``compute()`` once per decoded video and key."""
-    slot = _slot(scan)
-    with _MEMO_LOCK:
-        if key in slot:
-            return cast(T, slot[key])
-    value = compute()
-    with _MEMO_LOCK:
-        return cast(T, slot.setdefault(key, value))
+    return scan.memo(key, compute)
 
 
 # --------------------------------------------------------------------------- fuzzy text

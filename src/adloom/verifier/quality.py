@@ -20,12 +20,10 @@ The verifier config section for these checks is :data:`SECTION` (:class:`Quality
 from __future__ import annotations
 
 import math
-import threading
-import weakref
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any, TypeVar, cast
+from typing import TYPE_CHECKING, TypeVar, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -205,30 +203,9 @@ class QualityOptions(BaseModel):
     )
 
 
-# --------------------------------------------------------------------------- per-scan memo
-
-_MEMO: dict[int, dict[Hashable, Any]] = {}
-_MEMO_LOCK = threading.Lock()
-
-
 def _memo(scan: VideoScan, key: Hashable, compute: Callable[[], T]) -> T:
-    """``compute()`` once per scan and key, dropped with the scan.
-
-    The motion checks share one optical-flow pass and the still checks one reduction of
-    the stills; keying on the scan's identity (it is not hashable) with a finalizer that
-    forgets it keeps the memo from outliving, or being mistaken for, a scan.
-    """
-    sid = id(scan)
-    with _MEMO_LOCK:
-        slot = _MEMO.get(sid)
-        if slot is None:
-            slot = _MEMO[sid] = {}
-            weakref.finalize(scan, _MEMO.pop, sid, None)
-        if key in slot:
-            return cast(T, slot[key])
-    value = compute()
-    with _MEMO_LOCK:
-        return cast(T, slot.setdefault(key, value))
+    """The motion checks share one optical-flow pass, the still checks one reduction."""
+    return scan.memo(key, compute)
 
 
 def _cv2(check_name: str) -> ModuleType:

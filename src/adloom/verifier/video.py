@@ -10,10 +10,12 @@ plane directly instead of converting to RGB keeps a 10 s 720p video well under a
 from __future__ import annotations
 
 import math
+import threading
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, TypeVar, cast
 
 import av
 import numpy as np
@@ -26,6 +28,9 @@ from adloom.domain import Box
 _LUMA_FIRST = frozenset(
     {"yuv420p", "yuvj420p", "yuv422p", "yuvj422p", "yuv444p", "yuvj444p", "nv12", "gray"}
 )
+
+T = TypeVar("T")
+_DERIVED_LOCK = threading.Lock()
 
 U8Array = npt.NDArray[np.uint8]
 F64Array = npt.NDArray[np.float64]
@@ -72,6 +77,21 @@ class VideoScan:
     stills: dict[float, U8Array] = field(default_factory=dict)
     #: The time each still was actually taken at.
     still_times: dict[float, float] = field(default_factory=dict)
+
+    #: Results derived from this decode that several checks share (optical flow, OCR,
+    #: image matches), computed once by :meth:`memo`.
+    derived: dict[Hashable, Any] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
+
+    def memo(self, key: Hashable, compute: Callable[[], T]) -> T:
+        """``compute()`` once per scan and key (checks may run in parallel threads)."""
+        with _DERIVED_LOCK:
+            if key in self.derived:
+                return cast(T, self.derived[key])
+        value = compute()
+        with _DERIVED_LOCK:
+            return cast(T, self.derived.setdefault(key, value))
 
     def still_near(self, t: float) -> tuple[float, U8Array] | None:
         """The still asked for closest to ``t``, as (time taken, frame)."""
