@@ -11,7 +11,8 @@ import os
 import re
 import subprocess
 import tempfile
-from collections.abc import Callable, Iterator
+import time
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
@@ -20,7 +21,7 @@ from typing import IO, Literal
 from PIL import Image
 from pydantic import Field
 
-from adloom.domain import Campaign, Creative, CreativePlan
+from adloom.domain import Campaign, Creative, CreativePlan, RenderStats
 from adloom.errors import RenderError
 from adloom.io import atomic_path, sha256_file
 from adloom.producer.layers import Template
@@ -427,3 +428,36 @@ def produce(
         metadata=tags,
         provenance="c2pa" if sign.enabled else None,
     )
+
+
+def publish(
+    plan: CreativePlan,
+    campaign: Campaign,
+    tpl: Template,
+    renderer: str,
+    config: EncodeConfig,
+    out_path: Path,
+    thumbnail_path: Path | None,
+    encode: Callable[[Path, dict[str, str]], None],
+    *,
+    started: float,
+    encoded: Sequence[int],
+    cached: Sequence[int] = (),
+) -> Creative:
+    """:func:`produce` with the campaign's credits and the render's statistics attached."""
+    creative = produce(
+        plan,
+        tpl,
+        renderer,
+        out_path,
+        thumbnail_path,
+        encode,
+        provenance=config.provenance,
+        credit=credits(plan, campaign),
+    )
+    stats = RenderStats(
+        encoded_scenes=list(encoded),
+        cached_scenes=list(cached),
+        render_s=round(time.perf_counter() - started, 3),
+    )
+    return creative.model_copy(update={"render_stats": stats})

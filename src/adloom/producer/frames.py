@@ -15,7 +15,7 @@ from typing import ClassVar, Literal
 
 from PIL import Image, ImageFilter
 
-from adloom.domain import Campaign, Creative, CreativePlan, RenderStats
+from adloom.domain import Campaign, Creative, CreativePlan
 from adloom.producer import ffmpeg
 from adloom.producer.base import Renderer
 from adloom.producer.layers import Layer, SceneLayers, Template, build, slide_progress, slide_x
@@ -114,18 +114,7 @@ class FrameByFrameRenderer(Renderer, Backend[FrameByFrameRendererConfig]):
                 for n in range(tpl.frame_count):
                     pipe.write(composer.frame(n).tobytes())
 
-        creative = ffmpeg.produce(
-            plan,
-            tpl,
-            self.name,
-            out_path,
-            thumbnail_path,
-            encode,
-            provenance=self.config.provenance,
-            credit=ffmpeg.credits(plan, campaign),
-        )
-        stats = RenderStats(
-            encoded_scenes=[sc.index for sc in tpl.scenes if sc.frames > 0],
-            render_s=round(time.perf_counter() - started, 3),
-        )
-        return creative.model_copy(update={"render_stats": stats})
+        return ffmpeg.publish(
+            plan, campaign, tpl, self.name, self.config, out_path, thumbnail_path, encode,
+            started=started, encoded=[sc.index for sc in tpl.scenes if sc.frames > 0],
+        )  # fmt: skip

@@ -29,7 +29,7 @@ import numpy as np
 from PIL import Image
 from pydantic import Field
 
-from adloom.domain import Campaign, Creative, CreativePlan, RenderStats
+from adloom.domain import Campaign, Creative, CreativePlan
 from adloom.errors import InputError
 from adloom.producer import ffmpeg
 from adloom.producer.base import Renderer
@@ -497,19 +497,7 @@ class TemplateRenderer(Renderer, Backend[TemplateRendererConfig]):
             joined = b"".join(streams)
             ffmpeg.run(ffmpeg.mux_command(cfg, tpl, tags, tmp), stdin=lambda: joined)
 
-        creative = ffmpeg.produce(
-            plan,
-            tpl,
-            self.name,
-            out_path,
-            thumbnail_path,
-            encode,
-            provenance=self.config.provenance,
-            credit=ffmpeg.credits(plan, campaign),
-        )
-        stats = RenderStats(
-            encoded_scenes=encoded,
-            cached_scenes=cached,
-            render_s=round(time.perf_counter() - started, 3),
-        )
-        return creative.model_copy(update={"render_stats": stats})
+        return ffmpeg.publish(
+            plan, campaign, tpl, self.name, cfg, out_path, thumbnail_path, encode,
+            started=started, encoded=encoded, cached=cached,
+        )  # fmt: skip
