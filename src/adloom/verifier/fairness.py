@@ -433,7 +433,10 @@ def audit_fairness(
     worst = max((_RANK[f.severity] for f in findings), default=0)
     passed = worst < _RANK["major"]
     n_plans = len({p.plan_id for got in served.values() for p in got})
-    compared = ", ".join(f"{a} ({len(g)} groups)" for a, g in groups.items()) or "none"
+    compared = (
+        ", ".join(f"{a} ({len(g)} group{'' if len(g) == 1 else 's'})" for a, g in groups.items())
+        or "none"
+    )
     lead = "Passed" if passed else "Failed"
     kinds = Counter(f.kind for f in findings)
     summary = ", ".join(f"{n} {k}" for k, n in sorted(kinds.items())) or "no findings"
