@@ -68,6 +68,8 @@ def test_plan_render_verify(tmp_path: Path) -> None:
             str(tmp_path / "ad.json"),
             "--users",
             users,
+            "--verifier",
+            "basic",
             "--out",
             str(verdict),
         ],
@@ -76,9 +78,42 @@ def test_plan_render_verify(tmp_path: Path) -> None:
     assert json.loads(verdict.read_text())["decision"] == "accept"
 
     # Without the creative record the label position is taken from the plan.
-    r = runner.invoke(app, ["verify", str(video), "--plan", str(plan), "--campaign", campaign])
+    basic = ["--verifier", "basic"]
+    r = runner.invoke(
+        app, ["verify", str(video), "--plan", str(plan), "--campaign", campaign, *basic]
+    )
     assert r.exit_code == 0, r.output
     assert json.loads(r.stdout)["decision"] == "accept"
+
+    # The full verifier knows the campaign only runs 16:9 10 s: a revision is needed...
+    r = runner.invoke(
+        app,
+        ["verify", str(video), "--plan", str(plan), "--campaign", campaign,
+         "--creative", str(tmp_path / "ad.json"), "--users", users],
+    )  # fmt: skip
+    assert r.exit_code == 1, r.output
+    found = json.loads(r.stdout)
+    assert found["decision"] == "revise"
+    assert "platform" in {c["name"] for c in found["checks"] if not c["passed"]}
+
+    # ...and refine makes it: the campaign's context is restored and the ad re-rendered.
+    fixed = tmp_path / "fixed"
+    r = runner.invoke(
+        app,
+        ["refine", str(plan), "--campaign", campaign, "--users", users,
+         "--video", str(video), "--creative", str(tmp_path / "ad.json"), "--out", str(fixed)],
+    )  # fmt: skip
+    assert r.exit_code == 0, r.output
+    rounds = json.loads((fixed / "refine.json").read_text())
+    assert rounds["final_decision"] == "accept"
+    actions = {d["action"] for rd in rounds["rounds"] for d in rd["directives"]}
+    assert "restore_context" in actions
+    final = json.loads((fixed / "plan.json").read_text())
+    assert final["context"]["aspect_ratio"] == "16:9"
+    assert json.loads((fixed / "verdict.json").read_text())["decision"] == "accept"
+    with av.open(str(fixed / "creative.mp4")) as c:
+        s = c.streams.video[0]
+        assert (s.codec_context.width, s.codec_context.height) == (1280, 720)
 
 
 def test_generic_plan_without_user(tmp_path: Path) -> None:
