@@ -178,6 +178,15 @@ def _rotate_within(lines: list[CopyLine], seed: int) -> list[CopyLine]:
     return lines[r:n] + lines[:r] + lines[n:]
 
 
+#: Longest on-screen line in a 16:9 frame (portrait frames take 8 characters fewer).
+MAX_ON_SCREEN_CHARS = 42
+
+
+def line_limit(context: Context, max_on_screen_chars: int = MAX_ON_SCREEN_CHARS) -> int:
+    """The longest on-screen line ``context``'s frame takes (narrower when portrait)."""
+    return max_on_screen_chars if context.aspect_ratio == "16:9" else max_on_screen_chars - 8
+
+
 def _speakable(item: GroundedText | None, seconds: float) -> GroundedText | None:
     if item is None or len(item.text.split()) > WORDS_PER_S * seconds + 1:
         return None
@@ -199,7 +208,7 @@ def build_storyboard(
     interest: str | None,
     style: str | None = None,
     seed: int = 0,
-    max_on_screen_chars: int = 42,
+    max_on_screen_chars: int = MAX_ON_SCREEN_CHARS,
 ) -> Storyboard:
     """Scenes (without assets) for ``product`` in ``context``.
 
@@ -210,7 +219,7 @@ def build_storyboard(
     claims = [by_id[cid] for cid in claim_order if cid in by_id]
     claims += [c for c in product.verified_claims if c not in claims]
     pool = _Pool(product, claims, interest, seed)
-    max_chars = max_on_screen_chars if context.aspect_ratio == "16:9" else max_on_screen_chars - 8
+    max_chars = line_limit(context, max_on_screen_chars)
     rng = random.Random(seed)
 
     durations = slot_durations(context.duration_s, context.fps)

@@ -22,7 +22,7 @@ from adloom.director.embeddings import Embedder
 from adloom.director.grounding import ground_assets
 from adloom.director.matching import Match, Matcher, facets_of
 from adloom.director.profile import Profiler
-from adloom.director.storyboard import build_storyboard
+from adloom.director.storyboard import MAX_ON_SCREEN_CHARS, build_storyboard
 from adloom.domain import (
     CallToAction,
     Campaign,
@@ -48,7 +48,7 @@ class TemplatePlannerConfig(BackendConfig):
     )
     max_interests: int = Field(5, ge=1, le=10)
     max_history: int = Field(200, ge=1, description="Most recent history items read.")
-    max_on_screen_chars: int = Field(42, ge=12, le=120)
+    max_on_screen_chars: int = Field(MAX_ON_SCREEN_CHARS, ge=12, le=120)
     facet_cache: int = Field(1024, ge=0, description="Products whose facet vectors are kept.")
 
 

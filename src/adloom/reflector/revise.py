@@ -18,7 +18,7 @@ from datetime import date
 from typing import Any, Literal
 
 from adloom.director.grounding import brand_palette
-from adloom.director.storyboard import WORDS_PER_S, label_problem
+from adloom.director.storyboard import WORDS_PER_S, label_problem, line_limit
 from adloom.domain import (
     Asset,
     Background,
@@ -36,8 +36,6 @@ from adloom.errors import AdloomError
 from adloom.grounding import fill, grounding_problem, normalize, slot_names
 from adloom.verifier.checks import find_terms
 
-#: Longest on-screen line in 16:9 (the planner's default); portrait frames take 8 fewer.
-ON_SCREEN_CHARS = 42
 #: Shortest a scene may become when another scene's timing changes.
 MIN_SCENE_S = 1.0
 
@@ -105,7 +103,7 @@ def next_plan_id(plan_id: str) -> tuple[str, int]:
 
 
 def max_chars(context: Context) -> int:
-    return ON_SCREEN_CHARS if context.aspect_ratio == "16:9" else ON_SCREEN_CHARS - 8
+    return line_limit(context)
 
 
 def tile(
