@@ -654,18 +654,27 @@ def _rivals(ctx: CheckContext, kind: str, own: Sequence[Asset]) -> list[tuple[Pr
     return out
 
 
-def _best_rival(
+def _outmatched(
     ctx: CheckContext,
     still: Still,
     rivals: Sequence[tuple[Product, Asset]],
     opts: AlignmentOptions,
+    planned: ImageMatch,
+    floor: float,
     logo: bool,
 ) -> tuple[Product, Asset, ImageMatch] | None:
+    """The other product's asset shown instead of the planned one, if one clearly is.
+
+    It must match well on its own (``floor``) and beat the planned asset by the
+    configured margin, so a weak planned match is not blamed on a lookalike.
+    """
     best: tuple[Product, Asset, ImageMatch] | None = None
     for product, asset in rivals:
         hit = _match(ctx, still, asset, opts, logo)
         if best is None or hit.score > best[2].score:
             best = (product, asset, hit)
+    if best is None or best[2].score < floor or best[2].score < planned.score + opts.wrong_margin:
+        return None
     return best
 
 
@@ -994,12 +1003,8 @@ def product_visible(ctx: CheckContext) -> Outcome:
                 )
             )
             continue
-        rival = _best_rival(ctx, still, rivals, opts, logo=False)
-        if (
-            rival is not None
-            and rival[2].score >= opts.min_product_score
-            and rival[2].score >= hit.score + opts.wrong_margin
-        ):
+        rival = _outmatched(ctx, still, rivals, opts, hit, opts.min_product_score, logo=False)
+        if rival is not None:
             other, other_asset, other_hit = rival
             problems.append(
                 Problem(
@@ -1086,12 +1091,8 @@ def logo_visible(ctx: CheckContext) -> Outcome:
         if hit.score >= opts.min_logo_score:
             found += 1
             continue
-        rival = _best_rival(ctx, still, rivals, opts, logo=True)
-        if (
-            rival is not None
-            and rival[2].score >= opts.min_logo_score
-            and rival[2].score >= hit.score + opts.wrong_margin
-        ):
+        rival = _outmatched(ctx, still, rivals, opts, hit, opts.min_logo_score, logo=True)
+        if rival is not None:
             other, other_asset, other_hit = rival
             problems.append(
                 Problem(
