@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import statistics
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from fractions import Fraction
@@ -191,12 +191,10 @@ class Builder:
         return cases
 
 
-def _zip_longest(groups: Iterator[list[Base]] | Any) -> list[list[Base]]:
+def _zip_longest(groups: Iterable[list[Base]]) -> list[list[Base]]:
+    """Rows taking the i-th item of every group that has one."""
     lists = list(groups)
-    rows: list[list[Base]] = []
-    for i in range(max((len(g) for g in lists), default=0)):
-        rows.append([g[i] for g in lists if i < len(g)])
-    return rows
+    return [[g[i] for g in lists if i < len(g)] for i in range(max(map(len, lists), default=0))]
 
 
 # --------------------------------------------------------------------------- plan edits
