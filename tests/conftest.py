@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -147,3 +148,63 @@ def users(tmp_path: Path) -> list[User]:
             ],
         ),
     ]
+
+
+# --------------------------------------------------------------------------- services
+#
+# The integration tier talks to the real PostgreSQL and Redis on 127.0.0.1. Locally a
+# missing service skips those tests with the reason; under CI (CI set) it fails them,
+# so the tier can never be skipped there without anyone noticing.
+
+PG_ADMIN_URL = os.environ.get("ADLOOM_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
+REDIS_TEST_URL = os.environ.get("ADLOOM_TEST_REDIS", "redis://127.0.0.1:6379/0")
+
+
+def _service_missing(what: str, exc: Exception) -> None:
+    message = f"{what} is not reachable ({type(exc).__name__}: {exc})"
+    if os.environ.get("CI"):
+        pytest.fail(f"{message}; the integration tier must run under CI")
+    pytest.skip(message)
+
+
+@pytest.fixture(scope="session")
+def pg_admin() -> str:
+    """URL of the real PostgreSQL server's ``test`` database (psycopg style)."""
+    try:
+        import psycopg
+
+        with psycopg.connect(PG_ADMIN_URL, connect_timeout=3) as conn:
+            conn.execute("SELECT 1")
+    except Exception as exc:
+        _service_missing("PostgreSQL", exc)
+    return PG_ADMIN_URL
+
+
+@pytest.fixture
+def pg_url(pg_admin: str) -> Iterator[str]:
+    """A fresh, empty PostgreSQL database for one test (SQLAlchemy URL), dropped after."""
+    import uuid
+
+    import psycopg
+
+    name = f"adloom_test_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(pg_admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    base = pg_admin.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://", 1)
+    try:
+        yield f"{base}/{name}"
+    finally:
+        with psycopg.connect(pg_admin, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def redis_url() -> str:
+    """URL of the real Redis server; tests keep to their own key prefix."""
+    try:
+        import redis
+
+        redis.Redis.from_url(REDIS_TEST_URL, socket_timeout=3).ping()
+    except Exception as exc:
+        _service_missing("Redis", exc)
+    return REDIS_TEST_URL

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
@@ -700,25 +700,63 @@ class RefineResult(Model):
     stopped: Literal["accepted", "max_rounds", "no_progress", "no_directive", "rejected"]
 
 
-class Event(Model):
-    """Something a user did with a served creative."""
+EventType = Literal[
+    "impression",
+    "start",
+    "firstQuartile",
+    "midpoint",
+    "thirdQuartile",
+    "complete",
+    "skip",
+    "click",
+    "conversion",
+]
+#: Every tracked event, in the order a player reports them.
+EVENT_TYPES: tuple[str, ...] = get_args(EventType)
 
-    type: Literal[
-        "impression",
-        "start",
-        "firstQuartile",
-        "midpoint",
-        "thirdQuartile",
-        "complete",
-        "skip",
-        "click",
-        "conversion",
-    ]
+
+class Event(Model):
+    """Something a user did with a served creative.
+
+    ``(decision_id, type)`` is the idempotency key: the same event of the same decision is
+    counted once however often a player retries it.
+    """
+
+    type: EventType
     creative_id: str
+    decision_id: str | None = Field(None, description="The served decision this answers.")
+    advertiser_id: str | None = None
     user_id: str | None = None
     campaign_id: str | None = None
     timestamp: datetime
-    value: float | None = None
+    value: float | None = Field(
+        None, description="Conversion revenue, or the playback second of a skip."
+    )
+
+
+class Decision(Model):
+    """One serving decision as logged: what off-policy evaluation and holdouts need.
+
+    ``propensity`` is the probability the serving policy gave the chosen ``arm`` among
+    ``candidates`` at decision time (1.0 for rule-based and fallback decisions).
+    """
+
+    decision_id: str
+    timestamp: datetime
+    channel: Literal["decide", "openrtb", "vast"]
+    advertiser_id: str
+    campaign_id: str
+    user_id: str | None = None
+    creative_id: str
+    arm: str = Field(description="What the policy learns about (a creative or variant family).")
+    kind: Literal["personalized", "generic"]
+    reason: Literal["policy", "exploration", "exploitation", "fallback"]
+    policy: str
+    propensity: float = Field(gt=0.0, le=1.0)
+    candidates: list[str] = Field(default_factory=list, description="Eligible arms.")
+    context: dict[str, str] = Field(
+        default_factory=dict, description="Request context the policy saw (platform, device)."
+    )
 
 
 #: Models exported by ``adloom schema NAME``.
@@ -736,4 +774,5 @@ SCHEMAS: dict[str, type[BaseModel]] = {
     "audit": FairnessAudit,
     "refine": RefineResult,
     "event": Event,
+    "decision": Decision,
 }

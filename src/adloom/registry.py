@@ -1,9 +1,10 @@
 """Backends chosen by short name.
 
-Each stage (``planner``, ``renderer``, ``verifier``, ``embedder``) has a table of short
-names. Built-ins are registered as dotted paths so that importing adloom never imports a
-heavy backend (torch, diffusers) until it is asked for. A name that is not in the table
-may be a dotted path (``package.module:Class``) or an entry point in the
+Each stage (``planner``, ``renderer``, ``verifier``, ``reflector``, ``embedder``) and each
+serving component (``store``, ``counters``, ``policy``) has a table of short names.
+Built-ins are registered as dotted paths so that importing adloom never imports a heavy
+backend (torch, diffusers, SQLAlchemy) until it is asked for. A name that is not in the
+table may be a dotted path (``package.module:Class``) or an entry point in the
 ``adloom.backends`` group named ``<kind>.<name>``, which is how third parties plug in.
 
 Every backend class has a ``Config`` pydantic model with ``extra="forbid"`` and a
@@ -20,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from adloom.errors import AdloomError
 
-KINDS = ("planner", "renderer", "verifier", "reflector", "embedder")
+KINDS = ("planner", "renderer", "verifier", "reflector", "embedder", "store", "counters", "policy")
 
 _BUILTINS: dict[str, dict[str, str]] = {
     "planner": {"template": "adloom.director.template:TemplatePlanner"},
@@ -36,6 +37,20 @@ _BUILTINS: dict[str, dict[str, str]] = {
     "embedder": {
         "minilm": "adloom.director.embeddings:MiniLMEmbedder",
         "hashing": "adloom.director.embeddings:HashingEmbedder",
+    },
+    "store": {
+        "sqlite": "adloom.store.sql:SqliteStore",
+        "postgresql": "adloom.store.sql:PostgresStore",
+    },
+    "counters": {
+        "memory": "adloom.store.memory:MemoryCounters",
+        "redis": "adloom.store.redis:RedisCounters",
+    },
+    "policy": {
+        "thompson": "adloom.serving.bandits.thompson:ThompsonSampling",
+        "linucb": "adloom.serving.bandits.linucb:LinUCB",
+        "epsilon": "adloom.serving.bandits.baselines:EpsilonGreedy",
+        "uniform": "adloom.serving.bandits.baselines:UniformRandom",
     },
 }
 _REGISTERED: dict[str, dict[str, type[Any]]] = {k: {} for k in KINDS}
