@@ -35,11 +35,12 @@ lint: $(STAMP) ## ruff and mypy
 	$(BIN)/ruff format --check src tests bench
 	$(BIN)/mypy
 
-bench: $(STAMP) ## Benchmarks: render, re-render, plan and verifier suite against same-run baselines
+bench: $(STAMP) ## Benchmarks: render, re-render, plan, verifier suite, serving and regret against same-run baselines
 	$(BIN)/python bench/render.py
 	$(BIN)/python bench/rerender.py
 	$(BIN)/python bench/plan.py
 	$(BIN)/python bench/verify.py
+	$(BIN)/python bench/serve.py
 
 clean: ## Remove the virtualenv and outputs
 	rm -rf $(VENV) out .pytest_cache .mypy_cache .ruff_cache

@@ -378,5 +378,76 @@ def schema(
     _emit(json.dumps(SCHEMAS[name].model_json_schema(), indent=2), out_file)
 
 
+def build_server(
+    config: Path | None, demo: bool, data_dir: Path, host: str, port: int
+) -> tuple[Any, Any]:
+    """The settings and AdServer ``serve`` runs: a config file, the demo, or defaults."""
+    from adloom.io import parse, read_json
+    from adloom.serving.engine import AdServer
+    from adloom.serving.settings import ServeSettings
+
+    data = read_json(config) if config is not None else {}
+    data.setdefault("base_url", f"http://{host}:{port}")
+    if demo:
+        data.setdefault("store", {"type": "sqlite", "path": str(data_dir / "serve.db")})
+        data.setdefault("spool_dir", str(data_dir / "spool"))
+    settings = parse(ServeSettings, data, config or "settings")
+    return settings, AdServer.from_settings(settings)
+
+
+@app.command()
+@fails_cleanly
+def serve(
+    demo: Annotated[
+        bool, typer.Option("--demo", help="Serve the sample campaign (rendered on first run).")
+    ] = False,
+    config: Annotated[
+        Path | None, typer.Option("--config", help="Settings JSON (store, counters, policy).")
+    ] = None,
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port.", min=1, max=65535)] = 8000,
+    data_dir: Annotated[
+        Path, typer.Option("--data-dir", help="Where the demo keeps creatives and its store.")
+    ] = Path(".adloom-serve"),
+) -> None:
+    """Start the ad server: /v1/decide, OpenRTB 2.6, VAST 4, tracking and management."""
+    try:
+        import uvicorn
+
+        from adloom.serving.app import create_app
+    except ImportError as exc:
+        raise AdloomError(
+            f"serving needs the 'serve' extra: pip install 'adloom[serve]' ({exc})"
+        ) from None
+    settings, server = build_server(config, demo, data_dir, host, port)
+    if demo:
+        from adloom.demo import load_sample
+        from adloom.serving import demo as serve_demo
+        from adloom.serving.prerender import Prerenderer
+
+        err.print("preparing the sample campaign (the first run renders and verifies it)…")
+        campaign, users = load_sample()
+        setup = serve_demo.prepare(server.store, data_dir, campaign=campaign, users=users)
+        server.prerender = Prerenderer(
+            serve_demo.pipeline_renderer(campaign, users, data_dir),
+            server.store,
+            server.catalog.refresh,
+        )
+        base = settings.base_url
+        err.print(
+            f"{setup.accepted} of {setup.creatives} creatives accepted for serving\n"
+            f"demo API key: {setup.api_key}\n"
+            f"try: curl -s {base}/v1/decide -H 'content-type: application/json' "
+            f'-d \'{{"user_id": "{setup.user_ids[0]}"}}\'\n'
+            f"     curl -s '{base}/vast/4?user_id={setup.user_ids[0]}'\n"
+            f"     curl -s {base}/v1/campaigns/{setup.campaign_id}/report "
+            f"-H 'authorization: Bearer {setup.api_key}'\n"
+            f"API docs: {base}/docs",
+            highlight=False,
+            soft_wrap=True,
+        )
+    uvicorn.run(create_app(settings, server=server), host=host, port=port, log_level="warning")
+
+
 if __name__ == "__main__":  # pragma: no cover
     app()

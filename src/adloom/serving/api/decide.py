@@ -1,0 +1,101 @@
+"""``POST /v1/decide``: first-party integrations ask which creative a user gets."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import orjson
+from fastapi import APIRouter
+from fastapi.responses import Response
+from pydantic import BaseModel
+
+from adloom.serving.api.deps import Server
+from adloom.serving.engine import DecideRequest, Outcome
+
+
+class ServedCreative(BaseModel):
+    creative_id: str
+    campaign_id: str
+    product_id: str
+    kind: Literal["personalized", "generic"]
+    media_url: str
+    mime_type: str
+    width: int
+    height: int
+    duration_s: float
+    disclosure: str
+    click_url: str
+
+
+class DecideResponse(BaseModel):
+    decision_id: str | None
+    reason: str
+    detail: str
+    propensity: float | None
+    policy: str | None
+    arm: str | None
+    creative: ServedCreative | None
+    tracking: dict[str, str]
+
+
+router = APIRouter(tags=["serving"])
+
+
+def json_response(body: object, status_code: int = 200) -> Response:
+    """JSON serialized by orjson, bypassing response-model validation on the hot path."""
+    return Response(orjson.dumps(body), status_code=status_code, media_type="application/json")
+
+
+def media_url(base_url: str, advertiser_id: str, creative_id: str) -> str:
+    return f"{base_url.rstrip('/')}/media/{advertiser_id}/{creative_id}.mp4"
+
+
+def decide_body(server: Server, outcome: Outcome) -> dict[str, object]:
+    served = outcome.served
+    if served is None:
+        return {
+            "decision_id": None,
+            "reason": "policy",
+            "detail": outcome.detail,
+            "propensity": None,
+            "policy": None,
+            "arm": None,
+            "creative": None,
+            "tracking": {},
+        }
+    d, rec = served.decision, served.record
+    urls = server.urls(d)
+    click = urls.pop("clickthrough")
+    return {
+        "decision_id": d.decision_id,
+        "reason": d.reason,
+        "detail": outcome.detail,
+        "propensity": d.propensity,
+        "policy": d.policy,
+        "arm": d.arm,
+        "creative": {
+            "creative_id": rec.creative_id,
+            "campaign_id": rec.campaign_id,
+            "product_id": rec.product_id,
+            "kind": rec.kind,
+            "media_url": media_url(server.settings.base_url, rec.advertiser_id, rec.creative_id),
+            "mime_type": rec.creative.mime_type,
+            "width": rec.creative.width,
+            "height": rec.creative.height,
+            "duration_s": rec.creative.duration_s,
+            "disclosure": rec.creative.disclosure_text,
+            "click_url": click,
+        },
+        "tracking": urls,
+    }
+
+
+@router.post("/v1/decide", response_model=DecideResponse)
+async def decide(body: DecideRequest, server: Server) -> Response:
+    """Choose a verified creative for a user and context, with the reason and propensity.
+
+    No consent on record (or ``consent: false``) means the generic creative; a frequency
+    cap means no creative (``creative: null``); any failure means the generic creative
+    with reason ``fallback``.
+    """
+    return json_response(decide_body(server, server.decide(body)))

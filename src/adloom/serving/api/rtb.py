@@ -1,0 +1,150 @@
+"""``POST /openrtb/2.6/bid``: exchanges send a bid request, adloom bids with VAST in ``adm``."""
+
+from __future__ import annotations
+
+import time
+from urllib.parse import urlsplit
+
+from fastapi import APIRouter, Response
+
+from adloom.serving import openrtb
+from adloom.serving.api.decide import json_response
+from adloom.serving.api.deps import Server
+from adloom.serving.api.vast import vast_document
+from adloom.serving.engine import AdServer, DecideRequest, RequestContext
+from adloom.store import CampaignRecord, CreativeRecord
+
+router = APIRouter(tags=["openrtb"])
+
+#: OpenRTB device types (AdCOM) as adloom's coarse device feature.
+DEVICE_TYPES = {1: "mobile", 4: "mobile", 2: "desktop", 5: "tablet", 3: "ctv", 7: "ctv"}
+
+
+def _context(req: openrtb.BidRequest, video: openrtb.Video) -> RequestContext:
+    portrait = bool(video.w and video.h and video.h > video.w)
+    device = "unknown"
+    if req.device is not None and req.device.devicetype is not None:
+        device = DEVICE_TYPES.get(req.device.devicetype, "unknown")
+    platform = "ctv" if device == "ctv" else ("instream" if video.plcmt in (None, 1) else "feed")
+    return RequestContext(
+        platform=platform,
+        aspect_ratio="9:16" if portrait else "16:9",
+        device=device,
+    )
+
+
+#: VAST 4.x protocols adloom's 4.2 documents satisfy, most specific first.
+VAST4 = (openrtb.PROTOCOL_VAST_4_2, openrtb.PROTOCOL_VAST_4_1, openrtb.PROTOCOL_VAST_4_0)
+
+
+def _protocol(video: openrtb.Video) -> int:
+    """The VAST 4 protocol to declare: the newest the impression accepts."""
+    accepted = video.protocols or []
+    return next((p for p in VAST4 if p in accepted), openrtb.PROTOCOL_VAST_4_2)
+
+
+def _may_personalize(req: openrtb.BidRequest) -> bool:
+    """No personalization for children, nor under GDPR without a consent string."""
+    regs = req.regs
+    if regs is not None and regs.coppa == 1:
+        return False
+    consent = req.user.consent if req.user is not None else None
+    return not (regs is not None and regs.gdpr == 1 and not consent)
+
+
+def bid_response(
+    server: AdServer, req: openrtb.BidRequest, started: float
+) -> dict[str, object] | None:
+    """The bid response body, or None for a no-bid."""
+    margin = server.settings.rtb_margin_ms
+    if req.tmax is not None and req.tmax <= margin:
+        return None
+    user = None
+    if req.user is not None:
+        user = req.user.id or req.user.buyeruid
+    personalize = _may_personalize(req)
+    currencies = set(req.cur or ["USD"])
+    bids: list[openrtb.Bid] = []
+    for imp in req.imp:
+        video = imp.video
+        if video is None:
+            continue
+        floor = imp.bidfloor or 0.0
+        floor_cur = imp.bidfloorcur or "USD"
+
+        def fits(
+            camp: CampaignRecord,
+            rec: CreativeRecord,
+            video: openrtb.Video = video,
+            floor: float = floor,
+            floor_cur: str = floor_cur,
+        ) -> bool:
+            if camp.currency not in currencies:
+                return False
+            if camp.currency == floor_cur and camp.bid_cpm < floor:
+                return False
+            c = rec.creative
+            return (
+                openrtb.video_fits(
+                    video,
+                    duration_s=c.duration_s,
+                    width=c.width,
+                    height=c.height,
+                    mime=c.mime_type,
+                    protocol=_protocol(video),
+                )
+                is None
+            )
+
+        request = DecideRequest(user_id=user, context=_context(req, video))
+        outcome = server.decide(request, "openrtb", personalize=personalize, fits=fits)
+        if outcome.served is None:
+            continue
+        served = outcome.served
+        camp, rec = served.campaign, served.record
+        domain = urlsplit(camp.campaign.products[0].landing_url).hostname
+        bids.append(
+            openrtb.Bid(
+                id=served.decision.decision_id,
+                impid=imp.id,
+                price=camp.bid_cpm,
+                adm=vast_document(server, served),
+                adomain=[domain] if domain else None,
+                crid=rec.creative_id,
+                cid=camp.campaign.id,
+                mtype=2,
+                protocol=_protocol(video),
+                w=rec.creative.width,
+                h=rec.creative.height,
+                dur=round(rec.creative.duration_s),
+            )
+        )
+    elapsed_ms = (time.perf_counter() - started) * 1000
+    if not bids or (req.tmax is not None and elapsed_ms > req.tmax - margin):
+        return None
+    response = openrtb.BidResponse(
+        id=req.id,
+        seatbid=[openrtb.SeatBid(bid=bids, seat="adloom")],
+        bidid=bids[0].id,
+        cur=next(iter(currencies)) if len(currencies) == 1 else "USD",
+    )
+    return response.model_dump(mode="json", exclude_none=True)
+
+
+@router.post(
+    "/openrtb/2.6/bid",
+    response_model=openrtb.BidResponse,
+    response_model_exclude_none=True,
+    responses={
+        204: {"description": "No bid: nothing eligible, or tmax too short."},
+        400: {"description": "Malformed JSON."},
+        422: {"description": "Not a valid OpenRTB 2.6 bid request (the field is named)."},
+    },
+)
+async def bid(body: openrtb.BidRequest, server: Server) -> Response:
+    """An OpenRTB 2.6 bid for every video impression a verified creative fits."""
+    started = time.perf_counter()
+    out = bid_response(server, body, started)
+    if out is None:
+        return Response(status_code=204)
+    return json_response(out)

@@ -1,0 +1,101 @@
+"""An in-memory snapshot of what may be served, so no request waits on the database.
+
+The snapshot is rebuilt from the store on every management write and every few seconds;
+if the store is down, the last good snapshot keeps serving.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from adloom.store import (
+    Advertiser,
+    CampaignRecord,
+    ConsentRecord,
+    CreativeRecord,
+    Store,
+    Unavailable,
+)
+
+log = logging.getLogger(__name__)
+
+
+def key_hash(api_key: str) -> str:
+    return hashlib.sha256(api_key.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    advertisers: dict[str, Advertiser] = field(default_factory=dict)
+    by_key: dict[str, Advertiser] = field(default_factory=dict)
+    campaigns: dict[tuple[str, str], CampaignRecord] = field(default_factory=dict)
+    active: tuple[CampaignRecord, ...] = ()
+    generic: dict[tuple[str, str], tuple[CreativeRecord, ...]] = field(default_factory=dict)
+    personalized: dict[tuple[str, str, str], tuple[CreativeRecord, ...]] = field(
+        default_factory=dict
+    )
+    consent: dict[tuple[str, str], ConsentRecord] = field(default_factory=dict)
+    creatives: dict[tuple[str, str], CreativeRecord] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, store: Store) -> Snapshot:
+        advertisers = {a.id: a for a in store.list(Advertiser)}
+        by_key = {h: a for a in advertisers.values() for h in a.key_hashes}
+        campaigns: dict[tuple[str, str], CampaignRecord] = {}
+        generic: dict[tuple[str, str], list[CreativeRecord]] = defaultdict(list)
+        personal: dict[tuple[str, str, str], list[CreativeRecord]] = defaultdict(list)
+        consent: dict[tuple[str, str], ConsentRecord] = {}
+        creatives: dict[tuple[str, str], CreativeRecord] = {}
+        for adv in advertisers:
+            for camp in store.list(CampaignRecord, advertiser_id=adv):
+                campaigns[(adv, camp.id)] = camp
+            for rec in store.list(CreativeRecord, advertiser_id=adv):
+                creatives[(adv, rec.creative_id)] = rec
+                if rec.decision != "accept":
+                    continue
+                if rec.kind == "generic":
+                    generic[(adv, rec.campaign_id)].append(rec)
+                elif rec.user_id is not None:
+                    personal[(adv, rec.campaign_id, rec.user_id)].append(rec)
+            for c in store.list(ConsentRecord, advertiser_id=adv):
+                consent[(adv, c.user_id)] = c
+        active = tuple(
+            c for key, c in sorted(campaigns.items()) if c.status == "active" and generic.get(key)
+        )
+        return cls(
+            advertisers=advertisers,
+            by_key=by_key,
+            campaigns=campaigns,
+            active=active,
+            generic={k: tuple(v) for k, v in generic.items()},
+            personalized={k: tuple(v) for k, v in personal.items()},
+            consent=consent,
+            creatives=creatives,
+        )
+
+
+class Catalog:
+    """Holds the current snapshot; ``refresh`` swaps in a new one atomically."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.snapshot = Snapshot()
+        self.stale = True
+        self._lock = threading.Lock()
+
+    def refresh(self) -> bool:
+        """Reload from the store; on failure keep serving the last snapshot."""
+        with self._lock:
+            try:
+                self.snapshot = Snapshot.load(self.store)
+            except Unavailable as exc:
+                if not self.stale:
+                    log.warning("catalog refresh failed, serving the last snapshot: %s", exc)
+                self.stale = True
+                return False
+            self.stale = False
+            return True

@@ -1,0 +1,406 @@
+"""The decision core of the ad server, independent of HTTP.
+
+``AdServer.decide`` turns a request into a served creative in a few hundred microseconds:
+eligible creatives from the in-memory catalog (verified, consented, within frequency caps,
+not worn out), one arm chosen by the contextual bandit, the decision logged with its
+propensity. Anything that goes wrong on the way yields the campaign's generic creative
+("fallback"), never an error and never a blank. ``record_event`` checks a signed tracking
+token, counts each (decision, event) once and feeds impressions and clicks back to the
+policy.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Literal
+
+import numpy as np
+from pydantic import Field
+
+from adloom import registry
+from adloom.domain import RESOLUTIONS, Decision, Event, Model
+from adloom.serving import features
+from adloom.serving.bandits import Choice, Policy
+from adloom.serving.catalog import Catalog, Snapshot
+from adloom.serving.prerender import Job, Prerenderer
+from adloom.serving.settings import ServeSettings
+from adloom.serving.tracking import Signer, derive_key, tracking_urls
+from adloom.store import CampaignRecord, Counters, CreativeRecord, Store, Unavailable
+from adloom.store.buffer import BufferedLog
+
+log = logging.getLogger(__name__)
+
+Channel = Literal["decide", "openrtb", "vast"]
+#: Events a served creative gets a tracking URL for (conversion has its own, longer one).
+TRACKED = (
+    "impression",
+    "start",
+    "firstQuartile",
+    "midpoint",
+    "thirdQuartile",
+    "complete",
+    "skip",
+    "click",
+)
+
+
+class RequestContext(Model):
+    platform: str = Field("feed", min_length=1, max_length=32)
+    aspect_ratio: Literal["16:9", "9:16"] = "16:9"
+    device: Literal["mobile", "desktop", "tablet", "ctv", "unknown"] = "unknown"
+
+
+class DecideRequest(Model):
+    user_id: str | None = Field(None, min_length=1, max_length=128)
+    campaign_id: str | None = Field(None, min_length=1, max_length=64)
+    context: RequestContext = Field(default_factory=RequestContext)
+    consent: bool | None = Field(
+        None,
+        description="The caller's live consent signal. It can only withdraw: personalization "
+        "also needs the consent the advertiser recorded for this user.",
+    )
+
+
+@dataclass(frozen=True)
+class Served:
+    decision: Decision
+    record: CreativeRecord
+    campaign: CampaignRecord
+
+
+@dataclass(frozen=True)
+class Outcome:
+    served: Served | None
+    detail: str
+
+
+@dataclass(frozen=True)
+class _Pending:
+    arm: str
+    x: np.ndarray
+    user_id: str | None
+    campaign_id: str
+    creative_id: str
+    window_s: int
+
+
+Fits = Callable[[CampaignRecord, CreativeRecord], bool]
+
+
+class AdServer:
+    """Catalog, counters, policy, event log and signer, wired for serving."""
+
+    def __init__(
+        self,
+        store: Store,
+        counters: Counters,
+        policy: Policy,
+        signer: Signer,
+        settings: ServeSettings,
+        *,
+        prerender: Prerenderer | None = None,
+        max_pending: int = 1_000_000,
+    ) -> None:
+        self.store = store
+        self.counters = counters
+        self.policy = policy
+        self.signer = signer
+        self.settings = settings
+        self.catalog = Catalog(store)
+        self.log = BufferedLog(
+            store,
+            interval_s=settings.buffer.interval_s,
+            batch=settings.buffer.batch,
+            max_buffered=settings.buffer.max_buffered,
+            spool_dir=settings.spool_dir,
+        )
+        self.prerender = prerender
+        self._pending: OrderedDict[str, _Pending] = OrderedDict()
+        self._pending_lock = threading.Lock()
+        self._max_pending = max_pending
+
+    @classmethod
+    def from_settings(
+        cls, settings: ServeSettings, *, store: Store | None = None, signer: Signer | None = None
+    ) -> AdServer:
+        store = store or registry.create("store", settings.store, "sqlite")
+        counters = registry.create("counters", settings.counters, "memory")
+        policy = registry.create("policy", settings.policy, "thompson")
+        if signer is None:
+            if settings.signing_keys:
+                keys = {k: derive_key(v) for k, v in settings.signing_keys.items()}
+                active = settings.active_key or next(iter(keys))
+                signer = Signer(keys, active, ttl_s=settings.tracking_ttl_s)
+            else:
+                signer = Signer.from_secret(os.urandom(32))
+        return cls(store, counters, policy, signer, settings)
+
+    # ------------------------------------------------------------------ decisions
+
+    def decide(
+        self,
+        request: DecideRequest,
+        channel: Channel = "decide",
+        *,
+        personalize: bool = True,
+        fits: Fits | None = None,
+    ) -> Outcome:
+        """The creative this request gets; falls back to generic on any failure."""
+        snap = self.catalog.snapshot
+        campaigns = [
+            c
+            for c in snap.active
+            if request.campaign_id is None or c.campaign.id == request.campaign_id
+        ]
+        if not campaigns:
+            return Outcome(None, "no active campaign with a verified creative")
+        try:
+            return self._decide(snap, campaigns, request, channel, personalize, fits)
+        except Exception as exc:  # the request must still get an ad
+            if not isinstance(exc, Unavailable):
+                log.exception("decision failed; serving the generic creative")
+            return self._fallback(snap, campaigns, request, channel, fits, str(exc))
+
+    def _decide(
+        self,
+        snap: Snapshot,
+        campaigns: list[CampaignRecord],
+        request: DecideRequest,
+        channel: Channel,
+        personalize: bool,
+        fits: Fits | None,
+    ) -> Outcome:
+        user = request.user_id
+        aspect = request.context.aspect_ratio
+        candidates: list[tuple[CampaignRecord, CreativeRecord]] = []
+        for camp in campaigns:
+            key = (camp.advertiser_id, camp.campaign.id)
+            recs = list(snap.generic.get(key, ()))
+            if user is not None and personalize and request.consent is not False:
+                consent = snap.consent.get((camp.advertiser_id, user))
+                if consent is not None and consent.personalization:
+                    mine = snap.personalized.get((*key, user), ())
+                    if not any(r.context.aspect_ratio == aspect for r in mine):
+                        self._want(camp, user, aspect)
+                    recs.extend(mine)
+            candidates.extend((camp, r) for r in _fitting(camp, recs, aspect, fits))
+        if not candidates:
+            return Outcome(None, "no creative fits the request")
+        if user is not None:
+            candidates = self._within_caps(candidates, user)
+            if not candidates:
+                return Outcome(None, "frequency cap reached")
+        arms: dict[str, tuple[CampaignRecord, CreativeRecord]] = {}
+        for camp, rec in candidates:
+            arms.setdefault(rec.arm, (camp, rec))
+        now = datetime.now(UTC)
+        x = features.vector(request.context.platform, request.context.device, features.daypart(now))
+        if len(arms) == 1:
+            arm = next(iter(arms))
+            choice = Choice(arm, 1.0, "exploitation")
+            reason: Literal["policy", "exploration", "exploitation"] = "policy"
+        else:
+            choice = self.policy.choose(list(arms), x)
+            reason = choice.reason
+        camp, rec = arms[choice.arm]
+        return self._serve(
+            snap, camp, rec, request, channel, reason, choice.propensity, list(arms), x, now
+        )
+
+    def _within_caps(
+        self, candidates: list[tuple[CampaignRecord, CreativeRecord]], user: str
+    ) -> list[tuple[CampaignRecord, CreativeRecord]]:
+        camps = {(c.advertiser_id, c.campaign.id): c for c, _ in candidates}
+        keys = [_cap_key(a, cid, user) for a, cid in camps]
+        keys += [_fatigue_key(r.advertiser_id, r.creative_id, user) for _, r in candidates]
+        values = self.counters.get(keys)
+        capped = {
+            k
+            for k, n in zip(camps, values[: len(camps)], strict=False)
+            if n >= camps[k].frequency_cap.impressions_per_window
+        }
+        seen = values[len(camps) :]
+        kept = [
+            (c, r, n)
+            for (c, r), n in zip(candidates, seen, strict=True)
+            if (c.advertiser_id, c.campaign.id) not in capped
+        ]
+        if not kept:
+            return []
+        rested = [(c, r) for c, r, n in kept if n < c.frequency_cap.fatigue_after]
+        if rested:
+            return rested
+        least = min(n for _, _, n in kept)  # all worn out: the least-seen still beats none
+        return [(c, r) for c, r, n in kept if n == least]
+
+    def _fallback(
+        self,
+        snap: Snapshot,
+        campaigns: list[CampaignRecord],
+        request: DecideRequest,
+        channel: Channel,
+        fits: Fits | None,
+        why: str,
+    ) -> Outcome:
+        aspect = request.context.aspect_ratio
+        for camp in campaigns:
+            recs = _fitting(
+                camp, snap.generic.get((camp.advertiser_id, camp.campaign.id), ()), aspect, fits
+            )
+            if recs:
+                now = datetime.now(UTC)
+                x = features.vector(
+                    request.context.platform, request.context.device, features.daypart(now)
+                )
+                try:
+                    return self._serve(
+                        snap, camp, recs[0], request, channel, "fallback", 1.0, [], x, now
+                    )
+                except Exception:
+                    log.exception("fallback logging failed")
+                    return Outcome(None, f"fallback failed after: {why}")
+        return Outcome(None, f"no generic creative fits the request ({why})")
+
+    def _serve(
+        self,
+        snap: Snapshot,
+        camp: CampaignRecord,
+        rec: CreativeRecord,
+        request: DecideRequest,
+        channel: Channel,
+        reason: Literal["policy", "exploration", "exploitation", "fallback"],
+        propensity: float,
+        arms: list[str],
+        x: np.ndarray,
+        now: datetime,
+    ) -> Outcome:
+        decision = Decision(
+            decision_id=os.urandom(12).hex(),
+            timestamp=now,
+            channel=channel,
+            advertiser_id=camp.advertiser_id,
+            campaign_id=camp.campaign.id,
+            user_id=request.user_id,
+            creative_id=rec.creative_id,
+            arm=rec.arm,
+            kind=rec.kind,
+            reason=reason,
+            policy=self.policy.name if reason != "fallback" else "fallback",
+            propensity=propensity,
+            candidates=arms,
+            context={
+                "platform": request.context.platform,
+                "device": request.context.device,
+                "aspect_ratio": request.context.aspect_ratio,
+            },
+        )
+        self.log.add(decisions=[decision])
+        pending = _Pending(
+            rec.arm,
+            x,
+            request.user_id,
+            camp.campaign.id,
+            rec.creative_id,
+            camp.frequency_cap.window_s,
+        )
+        with self._pending_lock:
+            self._pending[decision.decision_id] = pending
+            if len(self._pending) > self._max_pending:
+                self._pending.popitem(last=False)
+        return Outcome(Served(decision, rec, camp), reason)
+
+    def _want(self, camp: CampaignRecord, user: str, aspect: str) -> None:
+        if self.prerender is not None:
+            self.prerender.request(Job(camp.advertiser_id, camp.campaign.id, user, aspect))
+
+    # ------------------------------------------------------------------ tracking
+
+    def urls(self, decision: Decision) -> dict[str, str]:
+        """Signed tracking URLs of a decision, one per event, plus the conversion URL."""
+        base = self.settings.base_url.rstrip("/")
+        args = (decision.decision_id, decision.advertiser_id, decision.campaign_id)
+        urls = tracking_urls(self.signer, base, *args, decision.creative_id, TRACKED)
+        conv = self.signer.token(
+            *args, decision.creative_id, "conversion", ttl_s=self.settings.conversion_ttl_s
+        )
+        urls["conversion"] = f"{base}/v1/events/conversion?t={conv}"
+        click = self.signer.token(*args, decision.creative_id, "click")
+        urls["clickthrough"] = f"{base}/v1/click?t={click}"
+        return urls
+
+    def record_event(self, event: str, token: str, value: float | None = None) -> bool:
+        """Count one tracked event; False for a duplicate. Raises on a forged or old token."""
+        claims = self.signer.verify(token, event)
+        if self.log.seen(claims.decision_id, event):
+            return False
+        with self._pending_lock:
+            pending = self._pending.get(claims.decision_id)
+        self.log.add(
+            events=[
+                Event(
+                    type=claims.event,
+                    creative_id=claims.creative_id,
+                    decision_id=claims.decision_id,
+                    advertiser_id=claims.advertiser_id,
+                    campaign_id=claims.campaign_id,
+                    user_id=pending.user_id if pending else None,
+                    timestamp=datetime.now(UTC),
+                    value=value,
+                )
+            ]
+        )
+        if pending is not None:
+            self._learn(event, claims.advertiser_id, pending)
+        return True
+
+    def _learn(self, event: str, advertiser_id: str, pending: _Pending) -> None:
+        if event == "impression":
+            self.policy.observe(pending.arm, pending.x)
+            if pending.user_id is not None:
+                keys = [
+                    _cap_key(advertiser_id, pending.campaign_id, pending.user_id),
+                    _fatigue_key(advertiser_id, pending.creative_id, pending.user_id),
+                ]
+                try:
+                    self.counters.incr(keys, pending.window_s)
+                except Unavailable as exc:
+                    log.warning("frequency counters not updated: %s", exc)
+        elif event == self.settings.reward_event:
+            self.policy.reward(pending.arm, pending.x)
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def start(self) -> None:
+        self.catalog.refresh()
+        if self.prerender is not None:
+            self.prerender.start()
+
+    def close(self) -> None:
+        if self.prerender is not None:
+            self.prerender.stop()
+        self.log.close()
+        self.counters.close()
+        self.store.close()
+
+
+def _fitting(
+    camp: CampaignRecord, recs: Sequence[CreativeRecord], aspect: str, fits: Fits | None
+) -> list[CreativeRecord]:
+    """Creatives of the requested aspect ratio (any, if none has it) that pass ``fits``."""
+    ok = [r for r in recs if fits is None or fits(camp, r)]
+    same = [r for r in ok if r.context.aspect_ratio == aspect]
+    return same or (ok if aspect in RESOLUTIONS else [])
+
+
+def _cap_key(advertiser_id: str, campaign_id: str, user_id: str) -> str:
+    return f"fc:{advertiser_id}:{campaign_id}:{user_id}"
+
+
+def _fatigue_key(advertiser_id: str, creative_id: str, user_id: str) -> str:
+    return f"fat:{advertiser_id}:{creative_id}:{user_id}"
