@@ -231,7 +231,7 @@ def test_app_dooh_audio_banner_and_native_requests_parse() -> None:
     assert parsed.imp[2].banner is not None
     assert parsed.imp[3].native is not None
 
-    dooh = {"id": "r", "imp": [{"id": "1", "video": {"mimes": ["video/mp4"]}}]}
+    dooh: dict[str, Any] = {"id": "r", "imp": [{"id": "1", "video": {"mimes": ["video/mp4"]}}]}
     dooh["dooh"] = {"id": "screen-1", "venuetype": ["transit"], "venuetypetax": 1}
     assert parse_bid_request(body(dooh)).dooh is not None
 
@@ -448,9 +448,9 @@ def test_vast_protocol_codes_match_adcom() -> None:
 
 def test_no_bid_reasons_cover_the_spec_codes() -> None:
     assert [r.value for r in NO_BID] == list(range(18))
-    assert NO_BID.INVALID_REQUEST == 2
-    assert NO_BID.INSUFFICIENT_AUCTION_TIME == 15
-    assert NO_BID.BLOCKED_SUPPLY_CHAIN_NODE == 17
+    assert NO_BID(2) is NO_BID.INVALID_REQUEST
+    assert NO_BID(15) is NO_BID.INSUFFICIENT_AUCTION_TIME
+    assert NO_BID(17) is NO_BID.BLOCKED_SUPPLY_CHAIN_NODE
 
 
 # --------------------------------------------------------------------------- responses

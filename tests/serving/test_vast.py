@@ -7,7 +7,7 @@ import xml.etree.ElementTree as ET
 from typing import Any
 
 import pytest
-import vastlint
+import vastlint  # type: ignore[import-untyped]
 
 from adloom import __version__
 from adloom.errors import InputError

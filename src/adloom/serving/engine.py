@@ -129,9 +129,11 @@ class AdServer:
     def from_settings(
         cls, settings: ServeSettings, *, store: Store | None = None, signer: Signer | None = None
     ) -> AdServer:
-        store = store or registry.create("store", settings.store, "sqlite")
-        counters = registry.create("counters", settings.counters, "memory")
+        # Cheap components first: a bad policy or counters setting must fail before a
+        # database file is created or migrated.
         policy = registry.create("policy", settings.policy, "thompson")
+        counters = registry.create("counters", settings.counters, "memory")
+        store = store or registry.create("store", settings.store, "sqlite")
         if signer is None:
             if settings.signing_keys:
                 keys = {k: derive_key(v) for k, v in settings.signing_keys.items()}

@@ -1,0 +1,214 @@
+"""Signed tracking URLs: players and advertisers report events, adloom believes only its own.
+
+A tracking URL carries everything adloom needs to count the event (decision, advertiser,
+campaign, creative, event type, expiry) plus an HMAC-SHA256 over exactly those bytes, so
+counting needs no lookup and a forged or edited URL is refused. The event type is inside
+the signed payload: an impression URL cannot be replayed as a click. The expiry bounds
+replays of old URLs; exact duplicates within the lifetime are the event log's job.
+
+Token layout (URL-safe, no padding): ``{key_id}.{base64url(payload)}.{base64url(mac)}``,
+where the payload is ``decision|advertiser|campaign|creative|event|expires`` and the MAC,
+truncated to 128 bits, covers ``{key_id}.{base64url(payload)}``. Several keys may verify
+while one signs, so keys rotate without breaking URLs already handed out.
+"""
+
+from __future__ import annotations
+
+import binascii
+import hashlib
+import hmac
+import re
+import secrets
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Final
+
+from adloom.domain import EVENT_TYPES
+from adloom.errors import AdloomError, InputError
+
+#: Bytes of HMAC-SHA256 kept in a token (128 bits: forging one is out of reach).
+MAC_BYTES: Final = 16
+#: Shortest signing key accepted: a short key is guessable offline from any one URL.
+MIN_KEY_BYTES: Final = 16
+_KEY_ID = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
+_EVENTS: Final = frozenset(EVENT_TYPES)
+_SEP = "|"
+_ID_FIELDS = ("decision_id", "advertiser_id", "campaign_id", "creative_id")
+_DERIVE_LABEL = b"adloom tracking key v1"
+
+
+class TrackingError(AdloomError):
+    """A tracking token that must not be counted."""
+
+
+class Forged(TrackingError):  # noqa: N818 - reads as "raise Forged(...)"
+    """Not signed by adloom: bad signature, unknown key, malformed, or for another event."""
+
+
+class Expired(TrackingError):  # noqa: N818
+    """Signed by adloom but past its expiry: an old URL replayed."""
+
+
+@dataclass(frozen=True, slots=True)
+class TrackingClaims:
+    """What a verified token says happened."""
+
+    decision_id: str
+    advertiser_id: str
+    campaign_id: str
+    creative_id: str
+    event: str
+    expires: int
+
+
+_URLSAFE = bytes.maketrans(b"+/", b"-_")
+_FROM_URLSAFE = bytes.maketrans(b"-_", b"+/")
+
+
+def _b64(data: bytes) -> str:
+    return binascii.b2a_base64(data, newline=False).translate(_URLSAFE).rstrip(b"=").decode()
+
+
+def _unb64(text: str) -> bytes:
+    padded = (text + "=" * (-len(text) % 4)).encode("ascii")
+    return binascii.a2b_base64(padded.translate(_FROM_URLSAFE))
+
+
+def generate_secret() -> str:
+    """A fresh random signing secret (256 bits, URL-safe text) for ``signing_keys``."""
+    return secrets.token_urlsafe(32)
+
+
+def derive_key(secret: str | bytes) -> bytes:
+    """A 256-bit signing key from a secret of any length (a passphrase, an env variable)."""
+    raw = secret.encode("utf-8") if isinstance(secret, str) else bytes(secret)
+    if not raw:
+        raise InputError("secret", "must not be empty")
+    return hmac.new(raw, _DERIVE_LABEL, hashlib.sha256).digest()
+
+
+class Signer:
+    """Signs and verifies tracking tokens with a set of keys, one of them active."""
+
+    __slots__ = ("_macs", "active", "clock", "ttl_s")
+
+    def __init__(
+        self,
+        keys: Mapping[str, bytes],
+        active: str,
+        ttl_s: int = 86_400,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        if not keys:
+            raise InputError("signing_keys", "at least one key is required")
+        for kid, key in keys.items():
+            if not _KEY_ID.match(kid):
+                raise InputError(
+                    f"signing_keys.{kid}", "key ids are 1-32 of A-Z a-z 0-9 _ - (they go in URLs)"
+                )
+            if len(key) < MIN_KEY_BYTES:
+                raise InputError(f"signing_keys.{kid}", f"shorter than {MIN_KEY_BYTES} bytes")
+        if active not in keys:
+            raise InputError("active_key", f"{active!r} is not one of the signing keys")
+        if ttl_s <= 0:
+            raise InputError("ttl_s", "must be positive")
+        # Keyed HMAC states, copied per token: the key schedule is computed once, not per URL.
+        self._macs = {kid: hmac.new(key, digestmod=hashlib.sha256) for kid, key in keys.items()}
+        self.active = active
+        self.ttl_s = ttl_s
+        self.clock = clock
+
+    @classmethod
+    def from_secret(
+        cls,
+        secret: str | bytes,
+        *,
+        key_id: str | None = None,
+        ttl_s: int = 86_400,
+        clock: Callable[[], float] = time.time,
+    ) -> Signer:
+        """A one-key signer; the key id defaults to a fingerprint of the derived key."""
+        key = derive_key(secret)
+        kid = key_id or _b64(hashlib.sha256(key).digest()[:6])
+        return cls({kid: key}, kid, ttl_s=ttl_s, clock=clock)
+
+    @property
+    def key_ids(self) -> tuple[str, ...]:
+        return tuple(self._macs)
+
+    def _mac(self, kid: str, signed: str) -> str:
+        mac = self._macs[kid].copy()
+        mac.update(signed.encode("ascii"))
+        return _b64(mac.digest()[:MAC_BYTES])
+
+    def token(
+        self,
+        decision_id: str,
+        advertiser_id: str,
+        campaign_id: str,
+        creative_id: str,
+        event: str,
+        ttl_s: int | None = None,
+    ) -> str:
+        """A token for one event of one decision, valid for ``ttl_s`` (default: the signer's)."""
+        if event not in _EVENTS:
+            raise ValueError(f"event: unknown event type {event!r}")
+        ids = (decision_id, advertiser_id, campaign_id, creative_id)
+        joined = _SEP.join(ids)
+        if joined.count(_SEP) != 3 or not all(ids):
+            name = next(n for n, v in zip(_ID_FIELDS, ids, strict=True) if not v or _SEP in v)
+            raise ValueError(f"{name}: must be non-empty and free of {_SEP!r}")
+        expires = int(self.clock()) + (self.ttl_s if ttl_s is None else ttl_s)
+        signed = f"{self.active}.{_b64(f'{joined}|{event}|{expires}'.encode())}"
+        return f"{signed}.{self._mac(self.active, signed)}"
+
+    def verify(self, token: str, event: str) -> TrackingClaims:
+        """The claims of a token reported for ``event``; raises Forged or Expired."""
+        kid, dot, rest = token.partition(".")
+        body, dot2, mac = rest.rpartition(".")
+        if not (dot and dot2 and kid and body and mac and token.isascii()):
+            raise Forged("tracking token is malformed")
+        if kid not in self._macs:
+            raise Forged("tracking token signed with an unknown key")
+        signed = f"{kid}.{body}"
+        if not hmac.compare_digest(self._mac(kid, signed), mac):
+            raise Forged("tracking token signature does not match")
+        try:
+            parts = _unb64(body).decode("utf-8").split(_SEP)
+        except (binascii.Error, UnicodeDecodeError, ValueError):
+            raise Forged("tracking token payload is malformed") from None
+        if len(parts) != 6 or not parts[5].isdigit():
+            raise Forged("tracking token payload is malformed")
+        decision, advertiser, campaign, creative, claimed, expires = parts
+        claims = TrackingClaims(decision, advertiser, campaign, creative, claimed, int(expires))
+        if claims.event != event:
+            raise Forged(f"tracking token is for {claims.event!r}, not {event!r}")
+        if self.clock() > claims.expires:
+            raise Expired("tracking token has expired")
+        return claims
+
+
+def tracking_urls(
+    signer: Signer,
+    base_url: str,
+    decision_id: str,
+    advertiser_id: str,
+    campaign_id: str,
+    creative_id: str,
+    events: Iterable[str],
+    *,
+    ttl_s: int | None = None,
+    conversion_ttl_s: int | None = None,
+) -> dict[str, str]:
+    """``{event: url}`` of signed ``/v1/events/{event}`` URLs for one decision.
+
+    Conversions happen days after the click, hence their own (usually longer) lifetime.
+    """
+    base = base_url.rstrip("/")
+    ids = (decision_id, advertiser_id, campaign_id, creative_id)
+    urls: dict[str, str] = {}
+    for event in events:
+        ttl = conversion_ttl_s if event == "conversion" and conversion_ttl_s else ttl_s
+        urls[event] = f"{base}/v1/events/{event}?t={signer.token(*ids, event, ttl_s=ttl)}"
+    return urls
