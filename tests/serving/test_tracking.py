@@ -58,9 +58,9 @@ def unb64(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
-def sign(kid: str, key: bytes, payload: bytes) -> str:
+def sign(kid: str, key: bytes, claims: bytes, event: str = "click") -> str:
     """A token in adloom's documented layout, built independently of the implementation."""
-    signed = f"{kid}.{b64(payload)}"
+    signed = f"{kid}.{b64(claims)}~{event}"
     mac = hmac.new(key, signed.encode(), hashlib.sha256).digest()[:MAC_BYTES]
     return f"{signed}.{b64(mac)}"
 
@@ -89,14 +89,21 @@ def test_every_event_type_round_trips(signer: Signer, event: str) -> None:
 def test_token_is_url_safe_compact_and_in_the_documented_layout(signer: Signer) -> None:
     long_ids = ("d" * 64, "a" * 64, "c" * 64, "r" * 64)
     token = signer.token(*long_ids, "conversion")
-    assert re.fullmatch(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+", token)
     assert len(token) < 512  # the HTTP layer's limit on ``t``
-    kid, payload, mac = token.split(".")
-    assert kid == "k1"
+    assert re.fullmatch(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+~[A-Za-z]+\.[A-Za-z0-9_-]+", token)
+    kid, body, mac = token.split(".")
+    claims, event = body.split("~")
+    assert (kid, event) == ("k1", "conversion")
     assert len(unb64(mac)) == MAC_BYTES >= 16  # at least 128 bits of signature
     expires = int(NOW) + 3600
-    assert unb64(payload).decode() == "|".join((*long_ids, "conversion", str(expires)))
-    assert token == sign("k1", KEY1, unb64(payload))
+    assert unb64(claims).decode() == "|".join((*long_ids, str(expires)))
+    assert token == sign("k1", KEY1, unb64(claims), "conversion")
+
+
+def test_one_decision_signs_its_events_at_once(signer: Signer) -> None:
+    batch = signer.tokens(*IDS, ["impression", "click"])
+    assert batch == {e: signer.token(*IDS, e) for e in ("impression", "click")}
+    assert signer.verify(batch["click"], "click").event == "click"
 
 
 def test_tokens_differ_per_event_and_per_decision(signer: Signer) -> None:
@@ -116,14 +123,17 @@ def test_token_for_one_event_is_refused_for_another(signer: Signer) -> None:
 
 
 def test_tampered_payload_is_forged(signer: Signer) -> None:
-    kid, payload, mac = signer.token(*IDS, "impression").split(".")
-    fields = unb64(payload).decode().split("|")
-    for i, value in [(0, "dec-9999"), (4, "click"), (5, str(int(NOW) + 10**9))]:
+    kid, body, mac = signer.token(*IDS, "impression").split(".")
+    claims, event = body.split("~")
+    fields = unb64(claims).decode().split("|")
+    for i, value in [(0, "dec-9999"), (4, str(int(NOW) + 10**9))]:
         edited = list(fields)
         edited[i] = value
-        forged = f"{kid}.{b64('|'.join(edited).encode())}.{mac}"
+        forged = f"{kid}.{b64('|'.join(edited).encode())}~{event}.{mac}"
         with pytest.raises(Forged, match="signature does not match"):
-            signer.verify(forged, edited[4])
+            signer.verify(forged, event)
+    with pytest.raises(Forged, match="signature does not match"):
+        signer.verify(f"{kid}.{claims}~click.{mac}", "click")  # event swapped
 
 
 def test_tampered_signature_is_forged(signer: Signer) -> None:
@@ -162,9 +172,9 @@ def test_swapping_the_key_id_is_forged(clock: Clock) -> None:
 
 def test_validly_signed_garbage_payload_is_forged(signer: Signer) -> None:
     for payload in [
-        b"dec|acme|camp|cr|click",  # a field short
-        b"dec|acme|camp|cr|click|soon",  # expiry not a number
-        b"dec|acme|camp|cr|click|1|extra",  # a field too many
+        b"dec|acme|camp|cr",  # a field short
+        b"dec|acme|camp|cr|soon",  # expiry not a number
+        b"dec|acme|camp|cr|1|extra",  # a field too many
         b"\xff\xfe",  # not UTF-8
     ]:
         with pytest.raises(Forged, match="payload is malformed"):

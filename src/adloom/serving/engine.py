@@ -324,16 +324,19 @@ class AdServer:
     # ------------------------------------------------------------------ tracking
 
     def urls(self, decision: Decision) -> dict[str, str]:
-        """Signed tracking URLs of a decision, one per event, plus the conversion URL."""
-        base = self.settings.base_url.rstrip("/")
-        args = (decision.decision_id, decision.advertiser_id, decision.campaign_id)
-        urls = tracking_urls(self.signer, base, *args, decision.creative_id, TRACKED)
-        conv = self.signer.token(
-            *args, decision.creative_id, "conversion", ttl_s=self.settings.conversion_ttl_s
+        """Signed tracking URLs of a decision, one per event, plus the click-through."""
+        urls = tracking_urls(
+            self.signer,
+            self.settings.base_url,
+            decision.decision_id,
+            decision.advertiser_id,
+            decision.campaign_id,
+            decision.creative_id,
+            (*TRACKED, "conversion"),
+            conversion_ttl_s=self.settings.conversion_ttl_s,
         )
-        urls["conversion"] = f"{base}/v1/events/conversion?t={conv}"
-        click = self.signer.token(*args, decision.creative_id, "click")
-        urls["clickthrough"] = f"{base}/v1/click?t={click}"
+        click = urls["click"].rpartition("?")[2]
+        urls["clickthrough"] = f"{self.settings.base_url.rstrip('/')}/v1/click?{click}"
         return urls
 
     def record_event(self, event: str, token: str, value: float | None = None) -> bool:
