@@ -19,6 +19,7 @@ def test_no_server_errors_on_any_generated_request(server: AdServer) -> None:
     headers = {"Authorization": f"Bearer {API_KEY}"}
     failures: list[str] = []
     checked: list[str] = []
+
     def fuzz(operation: Any) -> None:
         @settings(
             max_examples=20,
