@@ -315,7 +315,13 @@ class AdServer:
             self._pending[decision.decision_id] = pending
             if len(self._pending) > self._max_pending:
                 self._pending.popitem(last=False)
-        return Outcome(Served(decision, rec, camp), reason)
+        if reason == "fallback":
+            detail = "generic fallback"
+        elif len(arms) == 1:
+            detail = "the only eligible arm"
+        else:
+            detail = f"{reason} among {len(arms)} eligible arms"
+        return Outcome(Served(decision, rec, camp), detail)
 
     def _want(self, camp: CampaignRecord, user: str, aspect: str) -> None:
         if self.prerender is not None:

@@ -53,9 +53,16 @@ def load_output(advertiser_id: str, folder: Path) -> CreativeRecord:
 
 
 def import_run(advertiser_id: str, out_dir: Path) -> list[CreativeRecord]:
-    """Every creative of a ``pipeline.run`` output folder (generic and per user)."""
+    """Every distinct creative of a ``pipeline.run`` output folder (generic and per user).
+
+    A user who fell back to generic has a folder that repeats the generic creative under
+    the user's plan; serving already has that creative, so the folder is skipped.
+    """
     folders = sorted(p.parent for p in Path(out_dir).glob("generic/*/verdict.json"))
-    folders += sorted(p.parent for p in Path(out_dir).glob("users/*/*/verdict.json"))
+    for path in sorted(Path(out_dir).glob("users/*/*/plan.json")):
+        plan = read_json(path)
+        if isinstance(plan, dict) and plan.get("kind") == "personalized":
+            folders.append(path.parent)
     if not folders:
         raise InputError(out_dir, "no produced creatives (verdict.json) found")
     return [load_output(advertiser_id, f) for f in folders]
