@@ -1,0 +1,1 @@
+"""Ordered schema revisions; each is frozen once released and never edited."""
