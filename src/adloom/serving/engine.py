@@ -24,7 +24,7 @@ import numpy as np
 from pydantic import Field
 
 from adloom import registry
-from adloom.domain import RESOLUTIONS, Decision, Event, Model
+from adloom.domain import EVENT_TYPES, RESOLUTIONS, Decision, Event, Model
 from adloom.serving import features
 from adloom.serving.bandits import Choice, Policy
 from adloom.serving.catalog import Catalog, Snapshot
@@ -38,16 +38,7 @@ log = logging.getLogger(__name__)
 
 Channel = Literal["decide", "openrtb", "vast"]
 #: Events a served creative gets a tracking URL for (conversion has its own, longer one).
-TRACKED = (
-    "impression",
-    "start",
-    "firstQuartile",
-    "midpoint",
-    "thirdQuartile",
-    "complete",
-    "skip",
-    "click",
-)
+TRACKED = tuple(e for e in EVENT_TYPES if e != "conversion")
 
 
 class RequestContext(Model):

@@ -2,28 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from fastapi import APIRouter, HTTPException, Query, Response
 from fastapi.responses import RedirectResponse
 
+from adloom.domain import EventType
 from adloom.serving.api.deps import Server
 from adloom.serving.tracking import Expired, TrackingError
 
 router = APIRouter(tags=["tracking"])
 
-EventName = Literal[
-    "impression",
-    "start",
-    "firstQuartile",
-    "midpoint",
-    "thirdQuartile",
-    "complete",
-    "skip",
-    "click",
-    "conversion",
-]
 Token = Annotated[str, Query(min_length=1, max_length=512, description="Signed token.")]
 Value = Annotated[
     float | None,
@@ -41,14 +31,14 @@ def _count(server: Server, event: str, token: str, value: float | None) -> bool:
 
 
 @router.get("/v1/events/{event}", status_code=204, response_class=Response)
-async def track(event: EventName, t: Token, server: Server, value: Value = None) -> Response:
+async def track(event: EventType, t: Token, server: Server, value: Value = None) -> Response:
     """Count an event; a duplicate is accepted and not counted again."""
     new = _count(server, event, t, value)
     return Response(status_code=204, headers={"X-Adloom-Counted": "1" if new else "0"})
 
 
 @router.post("/v1/events/{event}", status_code=204, response_class=Response)
-async def track_post(event: EventName, t: Token, server: Server, value: Value = None) -> Response:
+async def track_post(event: EventType, t: Token, server: Server, value: Value = None) -> Response:
     """The same as GET, for servers posting conversions."""
     new = _count(server, event, t, value)
     return Response(status_code=204, headers={"X-Adloom-Counted": "1" if new else "0"})
