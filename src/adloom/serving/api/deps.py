@@ -15,7 +15,9 @@ from adloom.store import Advertiser
 bearer = HTTPBearer(auto_error=False, description="The advertiser's API key.")
 
 
-def get_server(request: Request) -> AdServer:
+async def get_server(request: Request) -> AdServer:
+    """Async on purpose: FastAPI runs a plain ``def`` dependency in its thread pool, a thread
+    hop per request that would cost more than the whole decision."""
     server: AdServer = request.app.state.server
     return server
 
