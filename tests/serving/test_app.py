@@ -500,3 +500,23 @@ def test_prerender_fills_the_gap_outside_the_request_path(
     assert calls == [Job("acme", "test-campaign", "hiker", "9:16")]
     ids = {server.decide(request).served.record.creative_id for _ in range(40)}  # type: ignore[union-attr]
     assert "cr-hiker-vertical" in ids
+
+
+def test_unknown_keys_cannot_make_the_server_reread_the_store(
+    client: Any, server: AdServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from adloom.serving import catalog as catalog_module
+
+    loads: list[int] = []
+    real = catalog_module.Snapshot.load
+
+    def counting(store: Any) -> Any:
+        loads.append(1)
+        return real(store)
+
+    monkeypatch.setattr(catalog_module.Snapshot, "load", staticmethod(counting))
+    server.catalog.loaded_at = 0.0  # as if the snapshot were old
+    for i in range(20):
+        r = client.get("/v1/campaigns", headers={"Authorization": f"Bearer guess-{i}"})
+        assert r.status_code == 401
+    assert len(loads) == 1

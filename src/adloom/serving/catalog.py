@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import threading
+import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 
@@ -85,6 +86,7 @@ class Catalog:
         self.store = store
         self.snapshot = Snapshot()
         self.stale = True
+        self.loaded_at = 0.0
         self._lock = threading.Lock()
 
     def refresh(self) -> bool:
@@ -98,4 +100,12 @@ class Catalog:
                 self.stale = True
                 return False
             self.stale = False
+            self.loaded_at = time.monotonic()
             return True
+
+    def refresh_if_older(self, seconds: float) -> bool:
+        """Reload unless the snapshot is younger than ``seconds``; bounds how often a
+        stream of unknown API keys can make the server re-read the store."""
+        if time.monotonic() - self.loaded_at < seconds:
+            return False
+        return self.refresh()
