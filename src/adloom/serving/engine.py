@@ -320,8 +320,12 @@ class AdServer:
 
     # ------------------------------------------------------------------ tracking
 
-    def urls(self, decision: Decision) -> dict[str, str]:
-        """Signed tracking URLs of a decision, one per event, plus the click-through."""
+    def urls(self, decision: Decision, *, conversion: bool = True) -> dict[str, str]:
+        """Signed tracking URLs of a decision, one per event, plus the click-through.
+
+        VAST has no place for the conversion URL (the click redirect hands one to the
+        landing page), so its callers skip signing it.
+        """
         urls = tracking_urls(
             self.signer,
             self.settings.base_url,
@@ -329,7 +333,7 @@ class AdServer:
             decision.advertiser_id,
             decision.campaign_id,
             decision.creative_id,
-            (*TRACKED, "conversion"),
+            (*TRACKED, "conversion") if conversion else TRACKED,
             conversion_ttl_s=self.settings.conversion_ttl_s,
         )
         click = urls["click"].rpartition("?")[2]

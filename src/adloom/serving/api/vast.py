@@ -19,7 +19,7 @@ XML = "application/xml"
 def vast_document(server: AdServer, served: Served) -> str:
     """The InLine VAST of a served decision, its URLs signed for this decision."""
     d, rec, camp = served.decision, served.record, served.campaign
-    urls = server.urls(d)
+    urls = server.urls(d, conversion=False)
     product = next((p for p in camp.campaign.products if p.id == rec.product_id), None)
     c = rec.creative
     ad = vastxml.VastAd(
