@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet --upgrade pip
 	# torch's CPU build first, so the embedding extra does not pull a CUDA build.
 	$(BIN)/pip install --quiet torch==2.13.0
-	$(BIN)/pip install --quiet -e '.[verify,serve,postgresql,redis,dev]'
+	$(BIN)/pip install --quiet -e '.[verify,serve,postgresql,redis,measure,dev]'
 	touch $(STAMP)
 
 install: $(STAMP) ## Create the virtualenv and install adloom with its extras
@@ -35,12 +35,13 @@ lint: $(STAMP) ## ruff and mypy
 	$(BIN)/ruff format --check src tests bench
 	$(BIN)/mypy
 
-bench: $(STAMP) ## Benchmarks: render, re-render, plan, verifier suite, serving and regret against same-run baselines
+bench: $(STAMP) ## Benchmarks: render, re-render, plan, verifier suite, serving and regret against same-run baselines; measurement on real data
 	$(BIN)/python bench/render.py
 	$(BIN)/python bench/rerender.py
 	$(BIN)/python bench/plan.py
 	$(BIN)/python bench/verify.py
 	$(BIN)/python bench/serve.py
+	$(BIN)/python bench/measure.py
 
 clean: ## Remove the virtualenv and outputs
 	rm -rf $(VENV) out .pytest_cache .mypy_cache .ruff_cache
