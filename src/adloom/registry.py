@@ -1,7 +1,8 @@
 """Backends chosen by short name.
 
 Each stage (``planner``, ``renderer``, ``verifier``, ``reflector``, ``embedder``) and each
-serving component (``store``, ``counters``, ``policy``) has a table of short names.
+serving component (``store``, ``counters``, ``policy``) and measurement component (``ope``
+estimators, ``uplift`` meta-learners) has a table of short names.
 Built-ins are registered as dotted paths so that importing adloom never imports a heavy
 backend (torch, diffusers, SQLAlchemy) until it is asked for. A name that is not in the
 table may be a dotted path (``package.module:Class``) or an entry point in the
@@ -21,7 +22,18 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from adloom.errors import AdloomError
 
-KINDS = ("planner", "renderer", "verifier", "reflector", "embedder", "store", "counters", "policy")
+KINDS = (
+    "planner",
+    "renderer",
+    "verifier",
+    "reflector",
+    "embedder",
+    "store",
+    "counters",
+    "policy",
+    "ope",
+    "uplift",
+)
 
 _BUILTINS: dict[str, dict[str, str]] = {
     "planner": {"template": "adloom.director.template:TemplatePlanner"},
@@ -51,6 +63,17 @@ _BUILTINS: dict[str, dict[str, str]] = {
         "linucb": "adloom.serving.bandits.linucb:LinUCB",
         "epsilon": "adloom.serving.bandits.baselines:EpsilonGreedy",
         "uniform": "adloom.serving.bandits.baselines:UniformRandom",
+    },
+    "ope": {
+        "ips": "adloom.measurement.ope:IPS",
+        "snips": "adloom.measurement.ope:SNIPS",
+        "dm": "adloom.measurement.ope:DirectMethod",
+        "dr": "adloom.measurement.ope:DoublyRobust",
+    },
+    "uplift": {
+        "s": "adloom.measurement.uplift:SLearner",
+        "t": "adloom.measurement.uplift:TLearner",
+        "x": "adloom.measurement.uplift:XLearner",
     },
 }
 _REGISTERED: dict[str, dict[str, type[Any]]] = {k: {} for k in KINDS}
