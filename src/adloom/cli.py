@@ -378,6 +378,91 @@ def schema(
     _emit(json.dumps(SCHEMAS[name].model_json_schema(), indent=2), out_file)
 
 
+@app.command()
+@fails_cleanly
+def report(
+    out_dir: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")] = Path(
+        "out/report"
+    ),
+    logs: Annotated[
+        Path | None, typer.Option("--logs", help="Experiment table, CSV or Parquet.")
+    ] = None,
+    arm: Annotated[str, typer.Option(help="Column of the assigned arm.")] = "arm",
+    metric: Annotated[
+        list[str] | None, typer.Option("--metric", "-m", help="Outcome column (repeat).")
+    ] = None,
+    covariate: Annotated[
+        list[str] | None, typer.Option(help="Pre-period column for CUPED (repeat).")
+    ] = None,
+    by: Annotated[list[str] | None, typer.Option(help="Breakdown column (repeat).")] = None,
+    feature: Annotated[
+        list[str] | None, typer.Option(help="Uplift-model feature column (repeat).")
+    ] = None,
+    control: Annotated[str, typer.Option(help="The no-ad arm.")] = "control",
+    uplift_arm: Annotated[str | None, typer.Option(help="Model this arm's uplift.")] = None,
+    store: Annotated[
+        str | None, typer.Option(help="Serving store: SQLite path or PostgreSQL URL.")
+    ] = None,
+    advertiser: Annotated[str | None, typer.Option(help="Advertiser id (with --store).")] = None,
+    campaign: Annotated[str, typer.Option(help="Campaign id.")] = "campaign",
+    exposures: Annotated[
+        Path | None, typer.Option(help="Holdout exposure log, JSON lines (with --store).")
+    ] = None,
+    min_count: Annotated[int, typer.Option(help="Suppress cells below this many users.")] = 50,
+    epsilon: Annotated[
+        float | None, typer.Option(help="Release with differential privacy.")
+    ] = None,
+    budget: Annotated[float | None, typer.Option(help="Campaign's total epsilon.")] = None,
+    ledger: Annotated[Path, typer.Option(help="Privacy budget ledger.")] = Path(
+        ".adloom-privacy.json"
+    ),
+    demo: Annotated[bool, typer.Option("--demo", help="A simulated holdout test.")] = False,
+) -> None:
+    """Measure a holdout test: lift with intervals, breakdowns, uplift; HTML + JSON."""
+    from adloom.measurement.logs import ExperimentColumns
+    from adloom.measurement.report import ReportSettings, build_report, load_source, write_report
+
+    columns = ExperimentColumns(
+        arm=arm,
+        metrics=metric or ["click", "conversion", "revenue"],
+        covariates=covariate or [],
+        segments=by or [],
+        features=feature or [],
+    )
+    data = load_source(
+        logs=logs,
+        columns=columns,
+        store=store,
+        advertiser_id=advertiser,
+        campaign_id=campaign,
+        exposures=exposures,
+        demo=demo,
+    )
+    settings = ReportSettings(
+        campaign_id="demo" if demo else campaign,
+        control=control,
+        metrics=None if demo or store else columns.metrics,
+        covariates=["engaged"] if demo else columns.covariates,
+        uplift_arm="personalized" if demo and uplift_arm is None else uplift_arm,
+        uplift_metric="conversion" if demo else None,
+        min_count=min_count,
+        epsilon=epsilon,
+        budget=budget,
+        ledger=str(ledger) if epsilon is not None else None,
+        bounds={"revenue": 500.0} if demo else {},
+    )
+    result = build_report(data, settings)
+    html, js = write_report(result, out_dir)
+    for lift in result.lifts:
+        rel = "" if lift.relative is None else f" ({lift.relative * 100:+.1f} %)"
+        out.print(
+            f"{lift.metric:<12} {lift.arm:<14} {lift.absolute:+.5f}{rel} "
+            f"[{lift.absolute_ci.low:+.5f}, {lift.absolute_ci.high:+.5f}] p={lift.p_value:.2g}",
+            highlight=False,
+        )
+    out.print(f"wrote {html} and {js}")
+
+
 def build_server(
     config: Path | None, demo: bool, data_dir: Path, host: str, port: int
 ) -> tuple[Any, Any]:
