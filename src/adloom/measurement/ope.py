@@ -283,6 +283,8 @@ class Estimator(Backend[EstimatorConfig], ABC):
                 f"effective sample size {ess:.0f} of {n}: the policies rarely agree, "
                 "weighted estimates are unreliable"
             )
+        if self.name == "dm":
+            notes.append("the interval leaves out the reward model's own error")
         if log.reward.sum() < 30 and np.all((log.reward == 0) | (log.reward == 1)):
             notes.append(f"only {int(log.reward.sum())} rewards logged: intervals are wide")
         return OPEEstimate(
