@@ -10,9 +10,19 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from tests.serving.helpers import ADMIN_KEY, API_KEY, OTHER_KEY, Catalog, build, seed_store
+from tests.serving.helpers import (
+    ADMIN_KEY,
+    API_KEY,
+    OTHER_KEY,
+    Catalog,
+    build,
+    seed_store,
+    settings,
+)
 
+from adloom.serving.app import create_app
 from adloom.serving.engine import AdServer, DecideRequest
+from adloom.serving.openrtb import BidResponse
 from adloom.serving.tracking import Signer, derive_key
 from adloom.store import Counters, Unavailable
 
@@ -144,7 +154,7 @@ def test_unknown_campaign_gets_no_creative(client: Any) -> None:
         ('{"context": {"device": "fridge"}}', 422, "context.device: Input should be"),
         ('{"user_id": ""}', 422, "user_id: String should have at least 1 character"),
         ('{"consent": "maybe"}', 422, "consent: Input should be a valid boolean"),
-        ("[]", 422, "Input should be a valid dictionary"),
+        ("[]", 422, "body: Input should be an object"),
     ],
 )
 def test_bad_decide_requests_name_the_problem(
@@ -217,12 +227,26 @@ def test_click_redirects_with_a_conversion_token(client: Any, catalog: Catalog) 
     assert (rep["clicks"], rep["conversions"], rep["revenue"]) == (1, 1, 49.5)
 
 
-def test_events_feed_the_policy(client: Any, server: AdServer) -> None:
-    before = json.dumps(server.policy.state(), sort_keys=True)
-    out = decide(client, user_id="hiker")
-    client.get(path_of(out["tracking"]["impression"]))
-    client.get(path_of(out["tracking"]["click"]))
-    assert json.dumps(server.policy.state(), sort_keys=True) != before
+@pytest.mark.parametrize(("every", "at_once"), [(0.0, True), (3600.0, False)])
+def test_events_feed_the_policy(catalog: Catalog, every: float, at_once: bool) -> None:
+    from fastapi.testclient import TestClient
+
+    srv = AdServer.from_settings(settings(learn_every_s=every))
+    seed_store(srv.store, catalog)
+    with TestClient(create_app(server=srv)) as client:
+
+        def state() -> str:  # what the policy learned, without its random stream
+            return json.dumps({**srv.policy.state(), "rng": None}, sort_keys=True)
+
+        before = state()
+        out = decide(client, user_id="hiker")
+        for event in ("impression", "click"):
+            assert client.get(path_of(out["tracking"][event])).status_code == 204
+        assert (state() != before) is at_once
+        # Batched feedback waits for the next fold, and nothing is lost meanwhile.
+        assert srv.learn() == (0 if at_once else 2)
+        assert state() != before
+        assert srv.learn() == 0
 
 
 # --------------------------------------------------------------------------- VAST
@@ -298,6 +322,10 @@ def test_openrtb_bid_carries_vast_in_adm(client: Any) -> None:
     root = ET.fromstring(bid["adm"])
     assert root.tag.endswith("VAST")
     assert bid["crid"] in bid["adm"]
+    # The hand-built body is exactly what the OpenRTB response model would write.
+    model = BidResponse.model_validate(body)
+    assert model.model_dump(mode="json", exclude_none=True) == body
+    assert body["bidid"] == bid["id"] == root.find("v:Ad", NS).get("id")  # type: ignore[union-attr]
 
 
 @pytest.mark.parametrize(

@@ -166,6 +166,40 @@ class TestContract:
         if name == "linucb":
             assert sum(a["pulls"] for a in saved["arms"].values()) == 2000
 
+    def test_rule_is_reused_until_the_state_changes(self, name: str, env: Environment) -> None:
+        policy = trained(name, env)
+        x = env.features[1]
+        calls = 0
+        rule = policy._rule
+
+        def counted(arms: list[str], x: np.ndarray) -> Any:
+            nonlocal calls
+            calls += 1
+            return rule(arms, x)
+
+        policy._rule = counted  # type: ignore[method-assign]
+        first = [policy.choose(ARMS, x).propensity for _ in range(50)]
+        assert calls == 1  # one computation serves every request of this context
+        probs = policy.probabilities(ARMS, x)
+        assert calls == 1
+        assert set(first) <= set(probs.tolist())
+        policy.probabilities(ARMS[:3], x)  # other arms: another entry
+        policy.probabilities(ARMS, env.features[2])  # another context: another entry
+        assert calls == 3
+        policy.observe(ARMS[0], x)
+        policy.probabilities(ARMS, x)
+        assert calls == 4  # learning invalidates the cached rule
+        policy.load_state(policy.state())
+        policy.probabilities(ARMS, x)
+        assert calls == 5
+
+    def test_cached_probabilities_cannot_be_altered(self, name: str, env: Environment) -> None:
+        policy = trained(name, env)
+        x = env.features[0]
+        probs = policy.probabilities(ARMS, x)
+        probs[:] = 0.0  # the caller's copy
+        assert policy.probabilities(ARMS, x).sum() == pytest.approx(1.0)
+
 
 class TestThompson:
     def test_successes_never_exceed_pulls(self, env: Environment) -> None:

@@ -495,3 +495,35 @@ def test_empty_document_with_error_url() -> None:
     assert text(root, "v:Error") == err
     assert root.find("v:Ad", NS) is None
     assert error_issues(xml) == []
+
+
+# --------------------------------------------------------------------------- templates
+
+NASTY = {
+    "ad_id": 'dec-1 & <"2">\x01',
+    "impression": url("imp") + "]]>tail\x02",
+    "start": url("start"),
+    "click": url("click"),
+    "clickthrough": "https://shop.test/p?a=1&b=]]>&c=<x>",
+}
+
+
+def test_template_renders_what_inline_builds_with_the_same_values() -> None:
+    def ad(values: dict[str, str]) -> VastAd:
+        return full_ad(
+            ad_id=values["ad_id"],
+            ad_serving_id=values["ad_id"],
+            impression_urls=[values["impression"]],
+            tracking={"start": values["start"]},
+            click_through=values["clickthrough"],
+            click_tracking=[values["click"]],
+        )
+
+    template = vast.Template(ad({k: vast.slot(k) for k in NASTY}))
+    assert template.slots == set(NASTY)
+    for values in (NASTY, {k: f"plain-{k}" for k in NASTY}):
+        rendered = template.render(values)
+        assert rendered == inline(ad(values))
+        ET.fromstring(rendered)  # well-formed whatever the values held
+    with pytest.raises(KeyError):
+        template.render({k: v for k, v in NASTY.items() if k != "click"})

@@ -21,6 +21,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from adloom import __version__
 from adloom.errors import AdloomError
 from adloom.serving.api import decide, events, manage, rtb, vast
+from adloom.serving.api.body import add_schemas
 from adloom.serving.api.decide import json_response
 from adloom.serving.api.deps import Server
 from adloom.serving.engine import AdServer
@@ -89,6 +90,15 @@ def create_app(settings: ServeSettings | None = None, *, server: AdServer | None
     app.include_router(vast.router)
     app.include_router(events.router)
     app.include_router(manage.router)
+
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = add_schemas(generate())
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
     @app.get("/healthz", tags=["ops"])
     def health(server: Server) -> dict[str, Any]:

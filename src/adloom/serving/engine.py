@@ -11,10 +11,12 @@ policy.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 import threading
-from collections import OrderedDict
+import time
+from collections import OrderedDict, deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -39,6 +41,8 @@ log = logging.getLogger(__name__)
 Channel = Literal["decide", "openrtb", "vast"]
 #: Events a served creative gets a tracking URL for (conversion has its own, longer one).
 TRACKED = tuple(e for e in EVENT_TYPES if e != "conversion")
+#: Most feedback items folded into the policy on one request's time.
+LEARN_SLICE = 256
 
 
 class RequestContext(Model):
@@ -84,6 +88,23 @@ class _Pending:
 Fits = Callable[[CampaignRecord, CreativeRecord], bool]
 
 
+class DecisionIds:
+    """Unique decision ids without a system call per request.
+
+    A random 48-bit prefix per server (so ids from restarts and replicas do not collide)
+    and a 48-bit counter. ``os.urandom`` per decision is a system call that may release
+    the GIL, and under load the request thread then waits for the event writer to hand
+    it back. The ids need not be secret: every tracking URL that names one is signed.
+    """
+
+    def __init__(self) -> None:
+        self._prefix = os.urandom(6).hex()
+        self._count = itertools.count(1)
+
+    def __call__(self) -> str:
+        return f"{self._prefix}{next(self._count) & 0xFFFFFFFFFFFF:012x}"
+
+
 class AdServer:
     """Catalog, counters, policy, event log and signer, wired for serving."""
 
@@ -115,6 +136,10 @@ class AdServer:
         self._pending: OrderedDict[str, _Pending] = OrderedDict()
         self._pending_lock = threading.Lock()
         self._max_pending = max_pending
+        self._ids = DecisionIds()
+        # Feedback waiting to be folded into the policy (see ``learn``).
+        self._feedback: deque[tuple[str, np.ndarray, float | None]] = deque()
+        self._learned_at = time.monotonic()
 
     @classmethod
     def from_settings(
@@ -145,6 +170,8 @@ class AdServer:
         fits: Fits | None = None,
     ) -> Outcome:
         """The creative this request gets; falls back to generic on any failure."""
+        if self._feedback:
+            self._learn_if_due()
         snap = self.catalog.snapshot
         campaigns = [
             c
@@ -274,7 +301,7 @@ class AdServer:
         now: datetime,
     ) -> Outcome:
         decision = Decision(
-            decision_id=os.urandom(12).hex(),
+            decision_id=self._ids(),
             timestamp=now,
             channel=channel,
             advertiser_id=camp.advertiser_id,
@@ -367,7 +394,7 @@ class AdServer:
 
     def _learn(self, event: str, advertiser_id: str, pending: _Pending) -> None:
         if event == "impression":
-            self.policy.observe(pending.arm, pending.x)
+            self._teach(pending.arm, pending.x, None)
             if pending.user_id is not None:
                 keys = [
                     _cap_key(advertiser_id, pending.campaign_id, pending.user_id),
@@ -378,7 +405,47 @@ class AdServer:
                 except Unavailable as exc:
                     log.warning("frequency counters not updated: %s", exc)
         elif event == self.settings.reward_event:
-            self.policy.reward(pending.arm, pending.x)
+            self._teach(pending.arm, pending.x, 1.0)
+
+    def _teach(self, arm: str, x: np.ndarray, reward: float | None) -> None:
+        """Queue one impression (``reward`` None) or reward for the policy."""
+        self._feedback.append((arm, x, reward))
+        self._learn_if_due()
+
+    def _learn_if_due(self) -> None:
+        every = self.settings.learn_every_s
+        if every <= 0.0:
+            self.learn()
+        elif time.monotonic() - self._learned_at >= every:
+            # A bounded slice per call: a second's backlog is spread over a few requests
+            # rather than stalling one of them.
+            self.learn(limit=LEARN_SLICE)
+            if not self._feedback:
+                self._learned_at = time.monotonic()
+
+    def learn(self, limit: int | None = None) -> int:
+        """Fold queued feedback into the policy now; returns how many items were applied.
+
+        Feedback is folded every ``settings.learn_every_s`` rather than per event, so
+        between folds the policy's choice probabilities for each context are computed
+        once and reused by every request (the propensities stay exact: they are those of
+        the rule in force when the request was decided).
+        """
+        done = 0
+        while limit is None or done < limit:
+            try:
+                arm, x, reward = self._feedback.popleft()
+            except IndexError:
+                break
+            done += 1
+            try:
+                if reward is None:
+                    self.policy.observe(arm, x)
+                else:
+                    self.policy.reward(arm, x, reward)
+            except Exception:  # feedback must never fail a request
+                log.exception("policy update failed for arm %s", arm)
+        return done
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -390,6 +457,7 @@ class AdServer:
     def close(self) -> None:
         if self.prerender is not None:
             self.prerender.stop()
+        self.learn()
         self.log.close()
         self.counters.close()
         self.store.close()

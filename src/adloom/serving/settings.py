@@ -33,6 +33,14 @@ class ServeSettings(Model):
         default_factory=lambda: {"type": "thompson", "exploration": 0.05},
         description="Serving policy: 'thompson', 'linucb', 'epsilon' or 'uniform'.",
     )
+    learn_every_s: float = Field(
+        1.0,
+        ge=0.0,
+        le=3600.0,
+        description="How often impressions and clicks are folded into the policy. Between "
+        "folds each context's choice probabilities are computed once and reused; 0 learns "
+        "from every event at once (and recomputes them on the next request).",
+    )
     base_url: str = Field(
         "http://127.0.0.1:8000", description="Public URL of this server, used in VAST and URLs."
     )

@@ -1,16 +1,18 @@
 """Signed tracking URLs: players and advertisers report events, adloom believes only its own.
 
 A tracking URL carries everything adloom needs to count the event (decision, advertiser,
-campaign, creative, event type, expiry) plus an HMAC-SHA256 over exactly those bytes, so
-counting needs no lookup and a forged or edited URL is refused. The event type is inside
+campaign, creative, event type, expiry) plus a MAC over exactly those bytes, so counting
+needs no lookup and a forged or edited URL is refused. The event type is inside
 the signed bytes: an impression URL cannot be replayed as a click. The expiry bounds
 replays of old URLs; exact duplicates within the lifetime are the event log's job.
 
 Token layout (URL-safe, no padding):
 ``{key_id}.{base64url(claims)}~{event}.{base64url(mac)}``, where the claims are
-``decision|advertiser|campaign|creative|expires`` and the MAC, truncated to 128 bits,
-covers everything before the last dot. The encoded claims are shared by the events of one
-decision, so signing its eight or nine URLs costs one encoding and one HMAC each. Several
+``decision|advertiser|campaign|creative|expires`` and the MAC, 128-bit keyed BLAKE2b
+(RFC 7693: a MAC by construction, one pass where HMAC-SHA256 needs two, which matters at
+nine URLs per decision), covers everything before the last dot. The encoded claims are
+shared by the events of one decision, so signing its URLs costs one encoding and one MAC
+each. Several
 keys may verify while one signs, so keys rotate without breaking URLs already handed out.
 """
 
@@ -29,7 +31,7 @@ from typing import Final
 from adloom.domain import EVENT_TYPES
 from adloom.errors import AdloomError, InputError
 
-#: Bytes of HMAC-SHA256 kept in a token (128 bits: forging one is out of reach).
+#: Bytes of MAC in a token (128 bits: forging one is out of reach).
 MAC_BYTES: Final = 16
 #: Shortest signing key accepted: a short key is guessable offline from any one URL.
 MIN_KEY_BYTES: Final = 16
@@ -95,7 +97,7 @@ def derive_key(secret: str | bytes) -> bytes:
 class Signer:
     """Signs and verifies tracking tokens with a set of keys, one of them active."""
 
-    __slots__ = ("_keys", "active", "clock", "ttl_s")
+    __slots__ = ("_keyed", "_keys", "active", "clock", "ttl_s")
 
     def __init__(
         self,
@@ -118,6 +120,11 @@ class Signer:
         if ttl_s <= 0:
             raise InputError("ttl_s", "must be positive")
         self._keys = dict(keys)
+        # BLAKE2b absorbs its key as a whole first block: hash it once per key and copy the
+        # keyed state for each token instead.
+        self._keyed = {
+            kid: hashlib.blake2b(digest_size=MAC_BYTES, key=k) for kid, k in keys.items()
+        }
         self.active = active
         self.ttl_s = ttl_s
         self.clock = clock
@@ -141,8 +148,9 @@ class Signer:
         return tuple(self._keys)
 
     def _mac(self, kid: str, signed: str) -> str:
-        # hmac.digest is the one-shot C path: several times faster than copying a keyed state.
-        return _b64(hmac.digest(self._keys[kid], signed.encode("ascii"), "sha256")[:MAC_BYTES])
+        h = self._keyed[kid].copy()
+        h.update(signed.encode("ascii"))
+        return _b64(h.digest())
 
     def tokens(
         self,
@@ -165,14 +173,15 @@ class Signer:
             raise ValueError(f"{name}: must be non-empty and free of {_SEP!r}")
         expires = int(self.clock()) + (self.ttl_s if ttl_s is None else ttl_s)
         head = f"{self.active}.{_b64(f'{joined}|{expires}'.encode())}{_EV}"
-        key = self._keys[self.active]
+        shared = self._keyed[self.active].copy()
+        shared.update(head.encode("ascii"))  # every token of the decision starts with it
         out: dict[str, str] = {}
         for event in events:
             if event not in _EVENTS:
                 raise ValueError(f"event: unknown event type {event!r}")
-            signed = head + event
-            mac = hmac.digest(key, signed.encode("ascii"), "sha256")[:MAC_BYTES]
-            out[event] = f"{signed}.{_b64(mac)}"
+            h = shared.copy()
+            h.update(event.encode("ascii"))
+            out[event] = f"{head}{event}.{_b64(h.digest())}"
         return out
 
     def token(
@@ -191,13 +200,13 @@ class Signer:
     def verify(self, token: str, event: str) -> TrackingClaims:
         """The claims of a token reported for ``event``; raises Forged or Expired."""
         kid, dot, rest = token.partition(".")
-        body, dot2, mac = rest.rpartition(".")
-        if not (dot and dot2 and kid and body and mac and token.isascii()):
+        body, dot2, tag = rest.rpartition(".")
+        if not (dot and dot2 and kid and body and tag and token.isascii()):
             raise Forged("tracking token is malformed")
         if kid not in self._keys:
             raise Forged("tracking token signed with an unknown key")
         signed = f"{kid}.{body}"
-        if not hmac.compare_digest(self._mac(kid, signed), mac):
+        if not hmac.compare_digest(self._mac(kid, signed), tag):
             raise Forged("tracking token signature does not match")
         payload, tilde, claimed = body.partition(_EV)
         try:

@@ -269,3 +269,52 @@ def empty(error_url: str | None = None) -> str:
     """
     body = "" if error_url is None else f"<Error>{_cdata(error_url)}</Error>"
     return f"{_HEAD}{body}</VAST>"
+
+
+# Placeholder delimiters: private-use characters, valid XML that escaping leaves alone.
+_OPEN, _CLOSE = "\ue000", "\ue001"
+_SLOT = re.compile(f"{_OPEN}([A-Za-z0-9_]+){_CLOSE}")
+_CDATA_OPEN = "<![CDATA["
+
+
+def slot(name: str) -> str:
+    """A placeholder for a per-request value in an ad given to :class:`Template`."""
+    return f"{_OPEN}{name}{_CLOSE}"
+
+
+class Template:
+    """The document of one ad with placeholders for what changes per request.
+
+    A creative's VAST differs between requests only in the ad serving id and the signed
+    URLs, so the document is built once (``inline`` over an ad holding :func:`slot`
+    placeholders) and each request joins the fixed parts with its values, escaped for the
+    place each placeholder sits in: CDATA for URLs, escaped text for the rest. The result
+    is the string ``inline`` would build with those values.
+    """
+
+    __slots__ = ("_cdata", "_names", "_parts")
+
+    def __init__(self, ad: VastAd) -> None:
+        pieces = _SLOT.split(inline(ad))
+        self._parts = pieces[0::2]
+        self._names = pieces[1::2]
+        self._cdata = [p.endswith(_CDATA_OPEN) for p in self._parts[:-1]]
+
+    @property
+    def slots(self) -> frozenset[str]:
+        return frozenset(self._names)
+
+    def render(self, values: Mapping[str, str]) -> str:
+        """The document with every placeholder replaced; a missing value is a KeyError."""
+        parts = self._parts
+        out = [parts[0]]
+        for i, name in enumerate(self._names):
+            value = values[name]
+            if self._cdata[i]:
+                if _NEEDS_CDATA_FIX(value):
+                    value = value.translate(_STRIP).replace("]]>", "]]]]><![CDATA[>")
+            elif _NEEDS_ESCAPE(value):
+                value = value.translate(_ESCAPE)
+            out.append(value)
+            out.append(parts[i + 1])
+        return "".join(out)

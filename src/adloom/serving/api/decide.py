@@ -5,12 +5,12 @@ from __future__ import annotations
 from typing import Literal
 
 import orjson
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from pydantic import BaseModel
 
-from adloom.serving.api.deps import Server
-from adloom.serving.engine import DecideRequest, Outcome
+from adloom.serving.api.body import documented, parse
+from adloom.serving.engine import AdServer, DecideRequest, Outcome
 
 
 class ServedCreative(BaseModel):
@@ -50,7 +50,7 @@ def media_url(base_url: str, advertiser_id: str, creative_id: str) -> str:
     return f"{base_url.rstrip('/')}/media/{advertiser_id}/{creative_id}.mp4"
 
 
-def decide_body(server: Server, outcome: Outcome) -> dict[str, object]:
+def decide_body(server: AdServer, outcome: Outcome) -> dict[str, object]:
     served = outcome.served
     if served is None:
         return {
@@ -90,12 +90,26 @@ def decide_body(server: Server, outcome: Outcome) -> dict[str, object]:
     }
 
 
-@router.post("/v1/decide", response_model=DecideResponse)
-async def decide(body: DecideRequest, server: Server) -> Response:
+#: Error answers of the endpoints that validate their own bodies.
+BODY_ERRORS: dict[int | str, dict[str, object]] = {
+    400: {"description": "Malformed JSON."},
+    422: {"description": "A field is missing, unknown or invalid (the field is named)."},
+}
+
+
+@router.post(
+    "/v1/decide",
+    response_model=DecideResponse,
+    responses=BODY_ERRORS,
+    openapi_extra=documented(DecideRequest),
+)
+async def decide(request: Request) -> Response:
     """Choose a verified creative for a user and context, with the reason and propensity.
 
     No consent on record (or ``consent: false``) means the generic creative; a frequency
     cap means no creative (``creative: null``); any failure means the generic creative
     with reason ``fallback``.
     """
+    body = await parse(request, DecideRequest)
+    server: AdServer = request.app.state.server
     return json_response(decide_body(server, server.decide(body)))

@@ -9,7 +9,8 @@ from fastapi import APIRouter, Query, Response
 from adloom.serving import vast as vastxml
 from adloom.serving.api.decide import media_url
 from adloom.serving.api.deps import Server
-from adloom.serving.engine import AdServer, DecideRequest, RequestContext, Served
+from adloom.serving.engine import TRACKED, AdServer, DecideRequest, RequestContext, Served
+from adloom.store import CampaignRecord, CreativeRecord
 
 router = APIRouter(tags=["serving"])
 
@@ -18,13 +19,31 @@ XML = "application/xml"
 
 def vast_document(server: AdServer, served: Served) -> str:
     """The InLine VAST of a served decision, its URLs signed for this decision."""
-    d, rec, camp = served.decision, served.record, served.campaign
+    d = served.decision
     urls = server.urls(d, conversion=False)
+    urls["ad_id"] = d.decision_id
+    return _template(server, served).render(urls)
+
+
+#: VAST templates by (advertiser, creative), each with the records it was built from.
+_TEMPLATES: dict[tuple[str, str], tuple[CreativeRecord, CampaignRecord, str, vastxml.Template]]
+_TEMPLATES = {}
+_MAX_TEMPLATES = 10_000
+
+
+def _template(server: AdServer, served: Served) -> vastxml.Template:
+    """The creative's VAST with placeholders, rebuilt when the catalog replaced a record."""
+    rec, camp, base = served.record, served.campaign, server.settings.base_url
+    key = (rec.advertiser_id, rec.creative_id)
+    hit = _TEMPLATES.get(key)
+    if hit is not None and hit[0] is rec and hit[1] is camp and hit[2] == base:
+        return hit[3]
     product = next((p for p in camp.campaign.products if p.id == rec.product_id), None)
     c = rec.creative
+    slot = vastxml.slot
     ad = vastxml.VastAd(
-        ad_id=d.decision_id,
-        ad_serving_id=d.decision_id,
+        ad_id=slot("ad_id"),
+        ad_serving_id=slot("ad_id"),
         title=f"{camp.campaign.name}: {product.name if product else rec.product_id}",
         advertiser=camp.campaign.advertiser,
         creative_id=rec.creative_id,
@@ -32,24 +51,28 @@ def vast_document(server: AdServer, served: Served) -> str:
         duration_s=c.duration_s,
         media_files=[
             vastxml.MediaFile(
-                url=media_url(server.settings.base_url, rec.advertiser_id, rec.creative_id),
+                url=media_url(base, rec.advertiser_id, rec.creative_id),
                 width=c.width,
                 height=c.height,
                 mime_type=c.mime_type,
                 codec=c.codec,
             )
         ],
-        impression_urls=[urls["impression"]],
-        tracking={e: urls[e] for e in vastxml.LINEAR_EVENTS if e in urls},
-        click_through=urls["clickthrough"],
-        click_tracking=[urls["click"]],
+        impression_urls=[slot("impression")],
+        tracking={e: slot(e) for e in vastxml.LINEAR_EVENTS if e in TRACKED},
+        click_through=slot("clickthrough"),
+        click_tracking=[slot("click")],
         disclosure=vastxml.Disclosure(
             text=c.disclosure_text,
             c2pa=c.provenance is not None,
             kind=rec.kind,
         ),
     )
-    return vastxml.inline(ad)
+    template = vastxml.Template(ad)
+    if len(_TEMPLATES) >= _MAX_TEMPLATES:
+        _TEMPLATES.clear()
+    _TEMPLATES[key] = (rec, camp, base, template)
+    return template
 
 
 @router.get(

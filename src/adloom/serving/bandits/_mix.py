@@ -6,6 +6,10 @@ mixin mixes in the uniform share and draws the arm *from that very vector*, so t
 propensity is the exact probability of the choice that was made, which is what inverse
 propensity and doubly robust estimators need. Drawing from the vector also makes ties in
 a deterministic rule uniform without any special case.
+
+The vector is a function of the learned state, the eligible arms and the context only, so
+it is cached per (arms, context) until the next update: a server that folds feedback in
+batches computes each context's vector once per batch instead of once per request.
 """
 
 from __future__ import annotations
@@ -28,6 +32,8 @@ Greedy = list[bool] | np.ndarray
 
 #: Scores this close to the best count as tied, so float noise does not hide a tie.
 TIE_TOLERANCE = 1e-12
+#: Cached (arms, context) rule vectors kept between updates before the cache starts over.
+RULE_CACHE = 4096
 
 
 class StateError(AdloomError):
@@ -99,6 +105,7 @@ class MixedPolicy(Policy, ABC):
         # well under a microsecond.
         self._lock = threading.Lock()
         self._rng = np.random.default_rng(self.config.seed)
+        self._rules: dict[tuple[tuple[str, ...], bytes], tuple[np.ndarray, Greedy]] = {}
 
     @abstractmethod
     def _rule(self, arms: list[str], x: np.ndarray) -> tuple[np.ndarray, Greedy]:
@@ -109,6 +116,14 @@ class MixedPolicy(Policy, ABC):
         """
 
     @abstractmethod
+    def _observe(self, arm: str, x: np.ndarray) -> None:
+        """Learn that ``arm`` was shown in context ``x`` (lock held)."""
+
+    @abstractmethod
+    def _reward(self, arm: str, x: np.ndarray, value: float) -> None:
+        """Learn a later outcome of a pull of ``arm`` in context ``x`` (lock held)."""
+
+    @abstractmethod
     def _export(self) -> dict[str, Any]:
         """Learned state as JSON data (lock held)."""
 
@@ -117,10 +132,29 @@ class MixedPolicy(Policy, ABC):
         """Replace learned state from ``_export`` data (lock held); validate first."""
 
     def _mixed(self, arms: list[str], x: np.ndarray) -> tuple[np.ndarray, Greedy]:
+        """The mixed vector and greedy mask, from the cache while the state is unchanged."""
+        key = (tuple(arms), x.tobytes() if isinstance(x, np.ndarray) else np.asarray(x).tobytes())
+        hit = self._rules.get(key)
+        if hit is not None:
+            return hit
         rule, greedy = self._rule(arms, x)
         eps = self.config.exploration
         probs = rule * (1.0 - eps) + eps / len(arms) if eps > 0.0 else rule
+        probs.setflags(write=False)  # shared by every request of this context
+        if len(self._rules) >= RULE_CACHE:
+            self._rules.clear()
+        self._rules[key] = (probs, greedy)
         return probs, greedy
+
+    def observe(self, arm: str, x: np.ndarray) -> None:
+        with self._lock:
+            self._observe(arm, x)
+            self._rules.clear()
+
+    def reward(self, arm: str, x: np.ndarray, value: float = 1.0) -> None:
+        with self._lock:
+            self._reward(arm, x, value)
+            self._rules.clear()
 
     def choose(self, arms: Sequence[str], x: np.ndarray) -> Choice:
         names = check_arms(arms)
@@ -139,7 +173,7 @@ class MixedPolicy(Policy, ABC):
         names = check_arms(arms)
         with self._lock:
             probs, _ = self._mixed(names, x)
-        return probs
+        return probs.copy()  # the cached vector is shared by every request of the context
 
     def state(self) -> dict[str, Any]:
         with self._lock:
@@ -174,3 +208,4 @@ class MixedPolicy(Policy, ABC):
         with self._lock:
             self._import(data)
             self._rng = fresh
+            self._rules.clear()

@@ -53,15 +53,13 @@ class EpsilonGreedy(MixedPolicy):
     def _rule(self, arms: list[str], x: np.ndarray) -> tuple[np.ndarray, list[bool]]:
         return best_share(self.means(arms))
 
-    def observe(self, arm: str, x: np.ndarray) -> None:
-        with self._lock:
-            self._arms.setdefault(arm, [0.0, 0.0])[0] += 1.0
+    def _observe(self, arm: str, x: np.ndarray) -> None:
+        self._arms.setdefault(arm, [0.0, 0.0])[0] += 1.0
 
-    def reward(self, arm: str, x: np.ndarray, value: float = 1.0) -> None:
-        with self._lock:
-            counts = self._arms.get(arm)
-            if counts is not None:
-                counts[1] = min(counts[1] + max(float(value), 0.0), counts[0])
+    def _reward(self, arm: str, x: np.ndarray, value: float) -> None:
+        counts = self._arms.get(arm)
+        if counts is not None:
+            counts[1] = min(counts[1] + max(float(value), 0.0), counts[0])
 
     def _export(self) -> dict[str, Any]:
         return {"arms": {a: list(v) for a, v in self._arms.items()}}
@@ -85,10 +83,10 @@ class UniformRandom(MixedPolicy):
         k = len(arms)
         return np.full(k, 1.0 / k), np.zeros(k, dtype=bool)
 
-    def observe(self, arm: str, x: np.ndarray) -> None:
+    def _observe(self, arm: str, x: np.ndarray) -> None:
         return None
 
-    def reward(self, arm: str, x: np.ndarray, value: float = 1.0) -> None:
+    def _reward(self, arm: str, x: np.ndarray, value: float) -> None:
         return None
 
     def _export(self) -> dict[str, Any]:

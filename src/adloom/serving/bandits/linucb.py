@@ -103,22 +103,20 @@ class LinUCB(MixedPolicy):
     def _rule(self, arms: list[str], x: np.ndarray) -> tuple[np.ndarray, list[bool]]:
         return best_share(self.scores(arms, x).tolist())
 
-    def observe(self, arm: str, x: np.ndarray) -> None:
-        with self._lock:
-            v = self._vector(x)
-            row = self._row(arm)
-            ainv = self._ainv[row]
-            u = ainv @ v
-            ainv -= np.outer(u, u) / (1.0 + u @ v)
-            self._theta[row] = ainv @ self._b[row]
-            self._pulls[row] += 1.0
+    def _observe(self, arm: str, x: np.ndarray) -> None:
+        v = self._vector(x)
+        row = self._row(arm)
+        ainv = self._ainv[row]
+        u = ainv @ v
+        ainv -= np.outer(u, u) / (1.0 + u @ v)
+        self._theta[row] = ainv @ self._b[row]
+        self._pulls[row] += 1.0
 
-    def reward(self, arm: str, x: np.ndarray, value: float = 1.0) -> None:
-        with self._lock:
-            v = self._vector(x)
-            row = self._row(arm)
-            self._b[row] += float(value) * v
-            self._theta[row] = self._ainv[row] @ self._b[row]
+    def _reward(self, arm: str, x: np.ndarray, value: float) -> None:
+        v = self._vector(x)
+        row = self._row(arm)
+        self._b[row] += float(value) * v
+        self._theta[row] = self._ainv[row] @ self._b[row]
 
     def _export(self) -> dict[str, Any]:
         arms = {

@@ -152,25 +152,23 @@ class ThompsonSampling(MixedPolicy):
         wins = np.bincount((roots[0] / roots[1]).argmax(axis=0), minlength=k)
         return wins / draws, greedy
 
-    def observe(self, arm: str, x: np.ndarray) -> None:
-        with self._lock:
-            key = self._bucket(x)
-            self._arms.setdefault(arm, [0.0, 0.0])[0] += 1.0
-            self._cells.setdefault(key, {}).setdefault(arm, [0.0, 0.0])[0] += 1.0
-            self._version += 1
+    def _observe(self, arm: str, x: np.ndarray) -> None:
+        key = self._bucket(x)
+        self._arms.setdefault(arm, [0.0, 0.0])[0] += 1.0
+        self._cells.setdefault(key, {}).setdefault(arm, [0.0, 0.0])[0] += 1.0
+        self._version += 1
 
-    def reward(self, arm: str, x: np.ndarray, value: float = 1.0) -> None:
+    def _reward(self, arm: str, x: np.ndarray, value: float) -> None:
         value = min(max(float(value), 0.0), 1.0)
-        with self._lock:
-            cell = self._cells.get(self._bucket(x), _EMPTY).get(arm)
-            if cell is None or value == 0.0:
-                return  # a click without an impression cannot be counted
-            # Clamped in the cell, the same amount added to the arm: clicks never exceed
-            # impressions anywhere, and the arm's record stays the sum of its cells.
-            add = min(value, cell[0] - cell[1])
-            cell[1] += add
-            self._arms[arm][1] += add
-            self._version += 1
+        cell = self._cells.get(self._bucket(x), _EMPTY).get(arm)
+        if cell is None or value == 0.0:
+            return  # a click without an impression cannot be counted
+        # Clamped in the cell, the same amount added to the arm: clicks never exceed
+        # impressions anywhere, and the arm's record stays the sum of its cells.
+        add = min(value, cell[0] - cell[1])
+        cell[1] += add
+        self._arms[arm][1] += add
+        self._version += 1
 
     def _export(self) -> dict[str, Any]:
         return {
