@@ -547,4 +547,43 @@ def test_unknown_keys_cannot_make_the_server_reread_the_store(
     for i in range(20):
         r = client.get("/v1/campaigns", headers={"Authorization": f"Bearer guess-{i}"})
         assert r.status_code == 401
+    assert loads == []  # the catalog revision had not moved: nothing to re-read
+    # A key minted by another process sharing the store is found on its first use.
+    from adloom.serving.catalog import key_hash
+    from adloom.store import Advertiser
+
+    server.store.put(Advertiser(id="newcomer", name="New", key_hashes=[key_hash("fresh-key")]))
+    server.catalog.loaded_at = 0.0
+    r = client.get("/v1/campaigns", headers={"Authorization": "Bearer fresh-key"})
+    assert r.status_code == 200
     assert len(loads) == 1
+    for i in range(20):
+        client.get("/v1/campaigns", headers={"Authorization": f"Bearer guess-{i}"})
+    assert len(loads) == 1  # and at most once a second however many keys are guessed
+
+
+def test_periodic_refresh_reloads_only_a_changed_catalog(server: AdServer) -> None:
+    from adloom.store import ConsentRecord
+
+    catalog = server.catalog
+    before = catalog.snapshot
+    assert catalog.refresh(if_changed=True) is False
+    assert catalog.snapshot is before  # nothing written: the same objects keep serving
+    adv = next(iter(before.advertisers))
+    # A write through the store, as another server process sharing it would make.
+    server.store.put(ConsentRecord(advertiser_id=adv, user_id="late", personalization=True))
+    assert catalog.refresh(if_changed=True) is True
+    assert (adv, "late") in catalog.snapshot.consent
+    assert catalog.refresh() is True  # an explicit refresh always reloads
+
+
+def test_pending_decisions_are_invisible_to_the_collector(server: AdServer) -> None:
+    import gc
+
+    served = [server.decide(DecideRequest(user_id=f"u{i}")).served for i in range(5)]
+    gc.collect()
+    for s in served:
+        assert s is not None
+        # Kept until their events arrive (up to max_pending of them): full collections
+        # must not have to walk them.
+        assert not gc.is_tracked(server._pending[s.decision.decision_id])

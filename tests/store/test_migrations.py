@@ -34,7 +34,15 @@ from adloom.store.sql import (
     SqlStore,
 )
 
-TABLES = {"advertisers", "campaigns", "creatives", "consents", "decisions", "events"}
+TABLES = {
+    "advertisers",
+    "campaigns",
+    "creatives",
+    "consents",
+    "decisions",
+    "events",
+    "catalog_revision",
+}
 
 
 def _head() -> str:
@@ -79,7 +87,7 @@ def url_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Callab
 
 
 def test_revisions_form_a_single_line() -> None:
-    assert _head() == "0001"
+    assert _head() == "0002"
 
 
 def test_upgrade_creates_the_schema_and_reopening_is_a_no_op(
@@ -117,17 +125,27 @@ def test_indexes_serve_campaign_reads(url_store: Callable[[], SqlStore]) -> None
         store.close()
 
 
-def test_initial_revision_downgrades_and_upgrades(url_store: Callable[[], SqlStore]) -> None:
-    """The frozen revision's own operations, run both ways on a migrated database."""
-    revision = importlib.import_module("adloom.store.migrations.versions.0001_initial")
+REVISIONS = ("0001_initial", "0002_catalog_revision")
+
+
+def test_revisions_downgrade_and_upgrade(url_store: Callable[[], SqlStore]) -> None:
+    """The frozen revisions' own operations, run down and up again on a migrated database."""
+    revisions = [
+        importlib.import_module(f"adloom.store.migrations.versions.{name}") for name in REVISIONS
+    ]
     store = url_store()
     try:
-        with store.engine.begin() as conn, Operations.context(MigrationContext.configure(conn)):
-            revision.downgrade()
+        for revision in reversed(revisions):
+            with store.engine.begin() as conn, Operations.context(MigrationContext.configure(conn)):
+                revision.downgrade()
         assert set(inspect(store.engine).get_table_names()) == {VERSION_TABLE}
-        with store.engine.begin() as conn, Operations.context(MigrationContext.configure(conn)):
-            revision.upgrade()
+        for revision in revisions:
+            with store.engine.begin() as conn, Operations.context(MigrationContext.configure(conn)):
+                revision.upgrade()
         assert _differences(store) == []
+        assert store.revision() == 0  # the counter row comes with its table
+        store.put(Advertiser(id="acme", name="Acme"))
+        assert store.revision() == 1
     finally:
         store.close()
 

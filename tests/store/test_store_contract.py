@@ -82,6 +82,7 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
         s = PostgresStore(PostgresConfig(url=request.getfixturevalue("shared_pg")))
         with s.engine.begin() as conn:
             conn.execute(text(f"TRUNCATE {', '.join(schema.metadata.tables)}"))
+            conn.execute(schema.catalog_revision.insert().values(id=1, value=0))
     try:
         yield s
     finally:
@@ -241,6 +242,23 @@ class TestStoreContract:
         assert consent.personalization is False
         assert len(store.list(ConsentRecord, advertiser_id="acme")) == 1
         assert len(store.list(Advertiser)) == 2
+
+    def test_every_catalog_write_moves_the_revision(self, store: Store, campaign: Campaign) -> None:
+        seen = [store.revision()]
+        assert seen[0] is not None
+        for record in (
+            Advertiser(id="acme", name="Acme"),
+            CampaignRecord(advertiser_id="acme", campaign=campaign),
+            creative("spring-sale", "cr-1"),
+            ConsentRecord(advertiser_id="acme", user_id="hiker", personalization=True),
+            Advertiser(id="acme", name="Acme Corp"),  # a replacement counts too
+        ):
+            store.put(record)
+            seen.append(store.revision())
+        assert len(set(seen)) == len(seen), seen
+        d = decision("d-rev", "cr-1", T0)
+        store.append([d], [event(d, "impression")])
+        assert store.revision() == seen[-1]  # the event log is not the catalog
 
     def test_advertisers_are_isolated(self, store: Store, campaign: Campaign) -> None:
         seed_catalog(store, campaign)

@@ -87,18 +87,33 @@ class Catalog:
         self.snapshot = Snapshot()
         self.stale = True
         self.loaded_at = 0.0
+        self.revision: int | None = None
         self._lock = threading.Lock()
 
-    def refresh(self) -> bool:
-        """Reload from the store; on failure keep serving the last snapshot."""
+    def refresh(self, *, if_changed: bool = False) -> bool:
+        """Reload from the store; on failure keep serving the last snapshot.
+
+        With ``if_changed`` the store's catalog revision is read first and nothing is
+        reloaded when it has not moved: the periodic refresh then costs one small read,
+        and no new snapshot (thousands of objects for the collector) every few seconds.
+        Returns whether a new snapshot was loaded.
+        """
         with self._lock:
             try:
+                # Read before loading: a write landing meanwhile moves the revision past
+                # this one, so the next refresh picks it up.
+                revision = self.store.revision()
+                unchanged = revision is not None and revision == self.revision
+                if if_changed and unchanged and not self.stale:
+                    self.loaded_at = time.monotonic()
+                    return False
                 self.snapshot = Snapshot.load(self.store)
             except Unavailable as exc:
                 if not self.stale:
                     log.warning("catalog refresh failed, serving the last snapshot: %s", exc)
                 self.stale = True
                 return False
+            self.revision = revision
             self.stale = False
             self.loaded_at = time.monotonic()
             return True
@@ -108,4 +123,4 @@ class Catalog:
         stream of unknown API keys can make the server re-read the store."""
         if time.monotonic() - self.loaded_at < seconds:
             return False
-        return self.refresh()
+        return self.refresh(if_changed=True)

@@ -75,14 +75,11 @@ class Outcome:
     detail: str
 
 
-@dataclass(frozen=True)
-class _Pending:
-    arm: str
-    x: np.ndarray
-    user_id: str | None
-    campaign_id: str
-    creative_id: str
-    window_s: int
+#: What a decision's later events need: (arm, x, user_id, campaign_id, creative_id,
+#: window_s). A plain tuple of atomic values on purpose: the collector stops tracking such
+#: tuples, so up to ``max_pending`` of them never lengthen its full passes (a dataclass
+#: per decision would be traversed on every one).
+_Pending = tuple[str, np.ndarray, str | None, str, str, int]
 
 
 Fits = Callable[[CampaignRecord, CreativeRecord], bool]
@@ -321,7 +318,7 @@ class AdServer:
             },
         )
         self.log.add(decisions=[decision])
-        pending = _Pending(
+        pending: _Pending = (
             rec.arm,
             x,
             request.user_id,
@@ -382,7 +379,7 @@ class AdServer:
                     decision_id=claims.decision_id,
                     advertiser_id=claims.advertiser_id,
                     campaign_id=claims.campaign_id,
-                    user_id=pending.user_id if pending else None,
+                    user_id=pending[2] if pending else None,
                     timestamp=datetime.now(UTC),
                     value=value,
                 )
@@ -393,19 +390,20 @@ class AdServer:
         return True
 
     def _learn(self, event: str, advertiser_id: str, pending: _Pending) -> None:
+        arm, x, user_id, campaign_id, creative_id, window_s = pending
         if event == "impression":
-            self._teach(pending.arm, pending.x, None)
-            if pending.user_id is not None:
+            self._teach(arm, x, None)
+            if user_id is not None:
                 keys = [
-                    _cap_key(advertiser_id, pending.campaign_id, pending.user_id),
-                    _fatigue_key(advertiser_id, pending.creative_id, pending.user_id),
+                    _cap_key(advertiser_id, campaign_id, user_id),
+                    _fatigue_key(advertiser_id, creative_id, user_id),
                 ]
                 try:
-                    self.counters.incr(keys, pending.window_s)
+                    self.counters.incr(keys, window_s)
                 except Unavailable as exc:
                     log.warning("frequency counters not updated: %s", exc)
         elif event == self.settings.reward_event:
-            self._teach(pending.arm, pending.x, 1.0)
+            self._teach(arm, x, 1.0)
 
     def _teach(self, arm: str, x: np.ndarray, reward: float | None) -> None:
         """Queue one impression (``reward`` None) or reward for the policy."""

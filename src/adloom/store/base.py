@@ -49,6 +49,11 @@ class Catalog(ABC):
     ) -> list[R]:
         """Records of ``kind``, scoped to an advertiser (and campaign, for creatives)."""
 
+    def revision(self) -> int | None:
+        """A number that changes whenever a catalog record is written; None when the
+        backend cannot tell, so readers must reload to be sure."""
+        return None
+
 
 class EventLog(ABC):
     """Decisions and events, append-only and idempotent."""

@@ -9,10 +9,12 @@ and a new record field needs no migration. The revisions under
 from __future__ import annotations
 
 from sqlalchemy import (
+    BigInteger,
     Column,
     DateTime,
     Float,
     Index,
+    Integer,
     MetaData,
     PrimaryKeyConstraint,
     String,
@@ -92,4 +94,13 @@ events = Table(
     Column("data", Text, nullable=False),
     PrimaryKeyConstraint("decision_id", "type", name="pk_events"),
     Index("ix_events_campaign", "advertiser_id", "campaign_id", "timestamp"),
+)
+
+#: One row (id 1) whose value every catalog write bumps in its own transaction.
+catalog_revision = Table(
+    "catalog_revision",
+    metadata,
+    Column("id", Integer, nullable=False),
+    Column("value", BigInteger, nullable=False),
+    PrimaryKeyConstraint("id", name="pk_catalog_revision"),
 )

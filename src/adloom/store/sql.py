@@ -24,7 +24,7 @@ from typing import Any, ClassVar, Literal
 from alembic import command
 from alembic.config import Config as AlembicConfig
 from pydantic import Field, field_validator
-from sqlalchemy import Engine, Table, and_, create_engine, event, func, select, text
+from sqlalchemy import Engine, Table, and_, create_engine, event, func, select, text, update
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Connection
 from sqlalchemy.pool import StaticPool
@@ -185,8 +185,16 @@ class SqlStore(Store):
         else:
             raise AdloomError(f"cannot store a {type(record).__name__}: not a catalog record")
         row["data"] = data
+        rev = schema.catalog_revision
         with self._guard(), self.engine.begin() as conn:
             self._upsert(conn, table, row)
+            conn.execute(update(rev).where(rev.c.id == 1).values(value=rev.c.value + 1))
+
+    def revision(self) -> int | None:
+        rev = schema.catalog_revision
+        with self._guard(), self.engine.connect() as conn:
+            value = conn.execute(select(rev.c.value).where(rev.c.id == 1)).scalar_one_or_none()
+        return None if value is None else int(value)
 
     @staticmethod
     def _table(kind: type[Record]) -> tuple[Table, str]:
