@@ -86,16 +86,36 @@ _NEEDS_ESCAPE = re.compile(f'[&<>"{_INVALID}]').search
 _NEEDS_CDATA_FIX = re.compile(f"[{_INVALID}]|]]>").search
 
 
+def _plain(text: str) -> bool:
+    """Printable ASCII without markup: needs no escaping anywhere (the usual case, and a
+    few C-level scans where a regex search costs microseconds per URL)."""
+    return (
+        text.isascii()
+        and text.isprintable()
+        and "&" not in text
+        and "<" not in text
+        and ">" not in text
+        and '"' not in text
+    )
+
+
 def _esc(text: str) -> str:
     """Text or attribute value, escaped."""
-    return text.translate(_ESCAPE) if _NEEDS_ESCAPE(text) else text
+    if _plain(text) or not _NEEDS_ESCAPE(text):
+        return text
+    return text.translate(_ESCAPE)
+
+
+def _cdata_body(url: str) -> str:
+    """A URL made safe inside CDATA: a literal ``]]>`` is split across two sections."""
+    if _plain(url) or not _NEEDS_CDATA_FIX(url):
+        return url
+    return url.translate(_STRIP).replace("]]>", "]]]]><![CDATA[>")
 
 
 def _cdata(url: str) -> str:
-    """A URL as CDATA; a literal ``]]>`` is split across two sections."""
-    if _NEEDS_CDATA_FIX(url):
-        url = url.translate(_STRIP).replace("]]>", "]]]]><![CDATA[>")
-    return f"<![CDATA[{url}]]>"
+    """A URL as CDATA."""
+    return f"<![CDATA[{_cdata_body(url)}]]>"
 
 
 def timecode(seconds: float, where: str = "duration") -> str:
@@ -310,11 +330,6 @@ class Template:
         out = [parts[0]]
         for i, name in enumerate(self._names):
             value = values[name]
-            if self._cdata[i]:
-                if _NEEDS_CDATA_FIX(value):
-                    value = value.translate(_STRIP).replace("]]>", "]]]]><![CDATA[>")
-            elif _NEEDS_ESCAPE(value):
-                value = value.translate(_ESCAPE)
-            out.append(value)
+            out.append(_cdata_body(value) if self._cdata[i] else _esc(value))
             out.append(parts[i + 1])
         return "".join(out)
