@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import time
 import xml.etree.ElementTree as ET
@@ -21,10 +22,11 @@ from tests.serving.helpers import (
 )
 
 from adloom.serving.app import create_app
+from adloom.serving.catalog import key_hash
 from adloom.serving.engine import AdServer, DecideRequest
 from adloom.serving.openrtb import BidResponse
 from adloom.serving.tracking import Signer, derive_key
-from adloom.store import Counters, Unavailable
+from adloom.store import Advertiser, ConsentRecord, Counters, Unavailable
 
 AUTH = {"Authorization": f"Bearer {API_KEY}"}
 NS = {"v": "http://www.iab.com/VAST"}
@@ -549,9 +551,6 @@ def test_unknown_keys_cannot_make_the_server_reread_the_store(
         assert r.status_code == 401
     assert loads == []  # the catalog revision had not moved: nothing to re-read
     # A key minted by another process sharing the store is found on its first use.
-    from adloom.serving.catalog import key_hash
-    from adloom.store import Advertiser
-
     server.store.put(Advertiser(id="newcomer", name="New", key_hashes=[key_hash("fresh-key")]))
     server.catalog.loaded_at = 0.0
     r = client.get("/v1/campaigns", headers={"Authorization": "Bearer fresh-key"})
@@ -563,8 +562,6 @@ def test_unknown_keys_cannot_make_the_server_reread_the_store(
 
 
 def test_periodic_refresh_reloads_only_a_changed_catalog(server: AdServer) -> None:
-    from adloom.store import ConsentRecord
-
     catalog = server.catalog
     before = catalog.snapshot
     assert catalog.refresh(if_changed=True) is False
@@ -578,8 +575,6 @@ def test_periodic_refresh_reloads_only_a_changed_catalog(server: AdServer) -> No
 
 
 def test_pending_decisions_are_invisible_to_the_collector(server: AdServer) -> None:
-    import gc
-
     served = [server.decide(DecideRequest(user_id=f"u{i}")).served for i in range(5)]
     gc.collect()
     for s in served:

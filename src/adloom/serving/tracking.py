@@ -12,8 +12,8 @@ Token layout (URL-safe, no padding):
 (RFC 7693: a MAC by construction, one pass where HMAC-SHA256 needs two, which matters at
 nine URLs per decision), covers everything before the last dot. The encoded claims are
 shared by the events of one decision, so signing its URLs costs one encoding and one MAC
-each. Several
-keys may verify while one signs, so keys rotate without breaking URLs already handed out.
+each. Several keys may verify while one signs, so keys rotate without breaking URLs
+already handed out.
 """
 
 from __future__ import annotations

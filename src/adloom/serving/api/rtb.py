@@ -118,19 +118,17 @@ def bid_response(
             "impid": imp.id,
             "price": camp.bid_cpm,
             "adm": vast_document(server, served),
+            "crid": rec.creative_id,
+            "cid": camp.campaign.id,
+            "mtype": 2,
+            "protocol": protocol,
+            "w": rec.creative.width,
+            "h": rec.creative.height,
+            "dur": round(rec.creative.duration_s),
         }
         domain = _domain(camp)
         if domain:
             bid["adomain"] = [domain]
-        bid.update(
-            crid=rec.creative_id,
-            cid=camp.campaign.id,
-            mtype=2,
-            protocol=protocol,
-            w=rec.creative.width,
-            h=rec.creative.height,
-            dur=round(rec.creative.duration_s),
-        )
         bids.append(bid)
     elapsed_ms = (time.perf_counter() - started) * 1000
     if not bids or (req.tmax is not None and elapsed_ms > req.tmax - margin):

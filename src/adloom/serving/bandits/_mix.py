@@ -133,7 +133,7 @@ class MixedPolicy(Policy, ABC):
 
     def _mixed(self, arms: list[str], x: np.ndarray) -> tuple[np.ndarray, Greedy]:
         """The mixed vector and greedy mask, from the cache while the state is unchanged."""
-        key = (tuple(arms), x.tobytes() if isinstance(x, np.ndarray) else np.asarray(x).tobytes())
+        key = (tuple(arms), np.asarray(x).tobytes())
         hit = self._rules.get(key)
         if hit is not None:
             return hit
