@@ -36,7 +36,11 @@ KINDS = (
 )
 
 _BUILTINS: dict[str, dict[str, str]] = {
-    "planner": {"template": "adloom.director.template:TemplatePlanner"},
+    "planner": {
+        "template": "adloom.director.template:TemplatePlanner",
+        "openai": "adloom.director.openai:OpenAIPlanner",
+        "fake-llm": "adloom.director.openai:FakeLLMPlanner",
+    },
     "renderer": {
         "template": "adloom.producer.template:TemplateRenderer",
         "frames": "adloom.producer.frames:FrameByFrameRenderer",
