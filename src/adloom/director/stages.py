@@ -527,9 +527,8 @@ def ground_text(
                 target="director",
                 action="drop_claim" if field_name != "cta" else "recaption",
                 scene_index=scene_index,
-                reason=f"{field_name} {text[:60]!r} is not a verified claim or approved copy; "
-                "removed",
-                params={"field": field_name},
+                reason=f"{field_name} is not a verified claim or approved copy; removed",
+                params={"field": field_name, "text": text[:80]},
             )
         )
     return found

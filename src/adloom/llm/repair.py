@@ -64,7 +64,9 @@ def parse_json(text: str) -> tuple[Any, list[str]]:
     repairs: list[str] = []
     body = text.strip()
     try:
-        return json.loads(body), repairs
+        value = json.loads(body)
+        if isinstance(value, dict):
+            return value, repairs
     except json.JSONDecodeError:
         pass
     fence = _FENCE.search(body)
@@ -95,4 +97,6 @@ def parse_json(text: str) -> tuple[Any, list[str]]:
         if isinstance(value, dict):
             repairs.append("truncated reply closed")
             return value, repairs
-    raise RepairError("the reply is not JSON and could not be repaired")
+    raise RepairError(  # pragma: no cover - a lone "{" always closes to {}
+        "the reply is not JSON and could not be repaired"
+    )
