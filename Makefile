@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet --upgrade pip
 	# torch's CPU build first, so the embedding extra does not pull a CUDA build.
 	$(BIN)/pip install --quiet torch==2.13.0
-	$(BIN)/pip install --quiet -e '.[verify,serve,postgresql,redis,measure,llm,llm-local,dev]'
+	$(BIN)/pip install --quiet -e '.[verify,serve,postgresql,redis,measure,llm,llm-local,cohorts,dev]'
 	touch $(STAMP)
 
 install: $(STAMP) ## Create the virtualenv and install adloom with its extras
