@@ -33,6 +33,7 @@ KINDS = (
     "policy",
     "ope",
     "uplift",
+    "judge",
 )
 
 _BUILTINS: dict[str, dict[str, str]] = {
@@ -73,6 +74,10 @@ _BUILTINS: dict[str, dict[str, str]] = {
         "snips": "adloom.measurement.ope:SNIPS",
         "dm": "adloom.measurement.ope:DirectMethod",
         "dr": "adloom.measurement.ope:DoublyRobust",
+    },
+    "judge": {
+        "embedded": "adloom.verifier.judge:EmbeddedJudge",
+        "openai": "adloom.verifier.judge:OpenAIJudge",
     },
     "uplift": {
         "s": "adloom.measurement.uplift:SLearner",
