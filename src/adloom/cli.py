@@ -539,5 +539,10 @@ from adloom.bench_cli import app as bench_app  # noqa: E402 - it uses the helper
 app.add_typer(bench_app, name="bench")
 
 
+from adloom.cohorts.cli import cohorts_app  # noqa: E402 - it uses the helpers above
+
+app.add_typer(cohorts_app, name="cohorts")
+
+
 if __name__ == "__main__":  # pragma: no cover
     app()

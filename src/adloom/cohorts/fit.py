@@ -255,6 +255,7 @@ def fit_cohorts(
             rates=rates,
             creative_ids=creative_ids,
             creative_texts=[data.items.texts[r] for r in creative_rows],
+            creative_images=[data.items.images[r] for r in creative_rows],
             clicks=clicked,
             impressions=shown,
         )

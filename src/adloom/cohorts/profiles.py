@@ -77,6 +77,7 @@ class Audience:
     rates: F32  # (users, creatives) predicted click probabilities
     creative_ids: list[str]
     creative_texts: list[tuple[str, ...]]
+    creative_images: list[str | None]
     clicks: F64  # per user: clicks on the product's creatives in the log
     impressions: F64  # per user: impressions of them
 
@@ -153,6 +154,8 @@ def describe(
     creatives = [
         CreativeAffinity(
             item_id=audience.creative_ids[j],
+            text=list(audience.creative_texts[j]),
+            image=audience.creative_images[j],
             rate=round(float(grp_rates[j]), 5),
             lift=round(float(grp_rates[j] / max(pop_rates[j], 1e-9)), 3),
         )

@@ -44,6 +44,8 @@ class CreativeAffinity(Model):
     """How the group is expected to respond to one of the product's creatives."""
 
     item_id: str
+    text: list[str] = Field(default_factory=list, description="The creative's text fields.")
+    image: str | None = None
     rate: float = Field(ge=0.0, le=1.0, description="Mean predicted click probability.")
     lift: float = Field(description="rate / the population's rate for the same creative")
 
@@ -164,4 +166,8 @@ class CohortPlans(Model):
     notes: list[str] = Field(default_factory=list)
 
 
-SCHEMAS = {"cohorts": CohortReport, "cohort-plans": CohortPlans, "group": Group}
+SCHEMAS: dict[str, type[Model]] = {
+    "cohorts": CohortReport,
+    "cohort-plans": CohortPlans,
+    "group": Group,
+}
