@@ -251,11 +251,13 @@ class EmbeddedJudge(Judge, Backend[EmbeddedJudgeConfig]):
         sims = vecs @ vecs.T
         n = len(plans)
         mean = float((sims.sum() - np.trace(sims)) / (n * (n - 1)))
-        dissimilarity = 1.0 - float(self.embedder.to_score(mean))
+        # Raw cosine, not the calibrated score: creatives of one brand are all "related"
+        # on the calibrated scale, and diversity is about how related.
+        dissimilarity = 1.0 - mean
         return self._j(
             "diversity",
             10 * dissimilarity,
-            f"mean pairwise text similarity {mean:.2f} across {n} creatives",
+            f"1 - mean pairwise cosine {mean:.2f} of the texts across {n} creatives",
         )
 
 
