@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.console import Console
 from rich.table import Table
 
 from adloom.cli import err, fails_cleanly, out
@@ -92,6 +93,8 @@ def pcg(
 
 
 def _print(report: Any) -> None:
+    # Wide enough for the table whatever the terminal says (CI logs report 80 columns).
+    console = Console(width=max(out.width, 112), highlight=False)
     label = " (proxies: measurements, not a model's opinion)" if report.proxy else ""
     table = Table(
         title=f"PCG: {report.planner} Director, {report.judge} judge{label}",
@@ -106,20 +109,22 @@ def _print(report: Any) -> None:
             _ci(r.generic),
             _ci(r.difference, signed=True),
         )
-    out.print(table, width=max(out.width, 110))
+    console.print(table)
     skipped = f", {len(report.skipped_users)} left out (no consent)" if report.skipped_users else ""
-    out.print(
+    console.print(
         f"{report.users} users{skipped}, {report.pairs} pairs; "
         f"{report.personalized_share:.0%} of personalized creatives personalized; "
         f"{report.fallbacks} fallback plan(s)"
     )
-    out.print(
+    console.print(
         f"per creative: plan {report.plan_s_per_creative * 1000:.0f} ms, judge "
         f"{report.judge_s_per_creative * 1000:.0f} ms, {report.tokens_per_creative:g} tokens, "
         f"cost {report.cost_per_creative:.6f}"
     )
     if report.proxy:
-        out.print("* scored by transparent proxies (embedding, colour, claim and context measures)")
+        console.print(
+            "* scored by transparent proxies (embedding, colour, claim and context measures)"
+        )
 
 
 def _ci(interval: Any, signed: bool = False) -> str:
