@@ -15,9 +15,19 @@ _LAZY = {
     "Embedder": "adloom.director.embeddings",
     "MiniLMEmbedder": "adloom.director.embeddings",
     "HashingEmbedder": "adloom.director.embeddings",
+    "OpenAIPlanner": "adloom.director.openai",
+    "FakeLLMPlanner": "adloom.director.openai",
 }
 
-__all__ = ["Embedder", "HashingEmbedder", "MiniLMEmbedder", "Planner", "TemplatePlanner"]
+__all__ = [
+    "Embedder",
+    "FakeLLMPlanner",
+    "HashingEmbedder",
+    "MiniLMEmbedder",
+    "OpenAIPlanner",
+    "Planner",
+    "TemplatePlanner",
+]
 
 
 def __getattr__(name: str) -> Any:
