@@ -57,7 +57,8 @@ def create(kind: str, spec: str | dict[str, Any] | BackendConfig | None, default
     name = str(spec.get("type", default))
     cls = resolve(kind, name)
     try:
-        config = cls.Config.model_validate({**spec, "type": name})
+        # A dotted path names the class; its config still expects its own short name.
+        config = cls.Config.model_validate({**spec, "type": getattr(cls, "name", name)})
     except ValidationError as exc:
         e = exc.errors()[0]
         loc = ".".join(str(p) for p in e["loc"])
