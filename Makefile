@@ -35,10 +35,11 @@ lint: $(STAMP) ## ruff and mypy
 	$(BIN)/ruff format --check src tests bench
 	$(BIN)/mypy
 
-bench: $(STAMP) ## Benchmarks: render, re-render, plan, verifier suite, serving and regret against same-run baselines; measurement on real data
+bench: $(STAMP) ## Benchmarks: render, re-render, plan, LLM planning, verifier suite, serving and regret against same-run baselines; measurement on real data
 	$(BIN)/python bench/render.py
 	$(BIN)/python bench/rerender.py
 	$(BIN)/python bench/plan.py
+	$(BIN)/python bench/llm.py
 	$(BIN)/python bench/verify.py
 	$(BIN)/python bench/serve.py
 	$(BIN)/python bench/measure.py
