@@ -40,7 +40,7 @@ def fast_settings(**kwargs: object) -> CohortSettings:
     base: dict[str, object] = {
         "text_encoder": "hashing",
         "image_encoder": "pixels",
-        "preference": PreferenceConfig(epochs=10, seed=0),
+        "preference": PreferenceConfig(epochs=15, seed=0),
         "min_group_size": 30,
     }
     return CohortSettings.model_validate({**base, **kwargs})

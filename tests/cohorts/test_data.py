@@ -115,9 +115,7 @@ def test_categorical_override_and_assumed_consent(files: dict[str, Path]) -> Non
         ("clicks", "user_id,item_id,click\nu1,p.a\n", "line 2: 2 fields"),
     ],
 )
-def test_rejects_malformed(
-    files: dict[str, Path], which: str, text: str, message: str
-) -> None:
+def test_rejects_malformed(files: dict[str, Path], which: str, text: str, message: str) -> None:
     write(files[which], text)
     with pytest.raises(InputError, match=message) as info:
         load(files)
@@ -127,7 +125,7 @@ def test_rejects_malformed(
 
 def test_rejects_unsupported_format(tmp_path: Path, files: dict[str, Path]) -> None:
     bad = write(tmp_path / "clicks.json", "[]")
-    with pytest.raises(InputError, match="unsupported log format '.json'"):
+    with pytest.raises(InputError, match=r"unsupported log format '\.json'"):
         logs.load_clicks(bad, logs.load_users(files["users"]), logs.load_items(files["items"]))
 
 

@@ -39,7 +39,7 @@ def test_attributes_reveal_the_segment_with_the_configured_fidelity() -> None:
     seg = d.truth["product-0"]
     region = d.users.categorical["region"]
     for g in range(3):
-        levels, counts = np.unique(region[seg == g], return_counts=True)
+        _, counts = np.unique(region[seg == g], return_counts=True)
         # 80 % own level plus a third of the 20 % uniform draws.
         assert counts.max() / counts.sum() == pytest.approx(0.8 + 0.2 / 3, abs=0.04)
 

@@ -190,6 +190,7 @@ def fit_cohorts(
     products = data.items.products if cfg.products is None else cfg.products
     for p in products:
         data.items.of_product(p)  # names the product when it has no items
+    demographic = _demographic(data, cfg, cons)
     if len(cons) < len(data.users):
         notes.append(
             f"{len(data.users) - len(cons)} users without personalization consent get the "
@@ -224,7 +225,6 @@ def fit_cohorts(
     # 3. Groups per product.
     ux = ux_all[cons]
     audience_users = data.users.subset(cons)
-    demographic = _demographic(data, cfg, cons)
     position = np.full(len(data.users), -1, dtype=np.int64)
     position[cons] = np.arange(len(cons))
     out: list[ProductCohorts] = []

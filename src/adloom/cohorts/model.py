@@ -176,7 +176,7 @@ class PreferenceConfig(Model):
     dim: int = Field(16, ge=2, le=512, description="Preference embedding size.")
     hidden: int = Field(64, ge=2, le=4096)
     heads: int = Field(4, ge=1, le=16)
-    epochs: int = Field(10, ge=1, le=1000)
+    epochs: int = Field(15, ge=1, le=1000)
     batch_size: int = Field(512, ge=8)
     lr: float = Field(5e-3, gt=0)
     weight_decay: float = Field(1e-5, ge=0)
