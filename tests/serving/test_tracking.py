@@ -59,9 +59,12 @@ def unb64(text: str) -> bytes:
 
 def sign(kid: str, key: bytes, claims: bytes, event: str = "click") -> str:
     """A token in adloom's documented layout, built independently of the implementation."""
-    signed = f"{kid}.{b64(claims)}~{event}"
-    mac = hashlib.blake2b(signed.encode(), digest_size=MAC_BYTES, key=key).digest()
-    return f"{signed}.{b64(mac)}"
+    head = f"{kid}.{b64(claims)}~"
+    prefix = b"adloom tracking tags v2" + len(key).to_bytes(2, "big") + key
+    prefix += bytes(-len(prefix) % 136)
+    out = hashlib.shake_256(prefix + head.encode()).digest(MAC_BYTES * len(EVENT_TYPES))
+    slot = EVENT_TYPES.index(event)
+    return f"{head}{event}.{b64(out[slot * MAC_BYTES : (slot + 1) * MAC_BYTES])}"
 
 
 # --------------------------------------------------------------------------- round trip
@@ -133,6 +136,19 @@ def test_tampered_payload_is_forged(signer: Signer) -> None:
             signer.verify(forged, event)
     with pytest.raises(Forged, match="signature does not match"):
         signer.verify(f"{kid}.{claims}~click.{mac}", "click")  # event swapped
+
+
+def test_tags_of_one_decision_are_not_interchangeable(signer: Signer) -> None:
+    """All events of a decision share one hash; each token must still carry its own slice."""
+    tokens = signer.tokens(*IDS, EVENT_TYPES)
+    tags = {e: t.rpartition(".")[2] for e, t in tokens.items()}
+    assert len(set(tags.values())) == len(EVENT_TYPES)
+    for event, token in tokens.items():
+        head = token.rpartition(".")[0]
+        for other, tag in tags.items():
+            if other != event:
+                with pytest.raises(Forged, match="signature does not match"):
+                    signer.verify(f"{head}.{tag}", event)
 
 
 def test_tampered_signature_is_forged(signer: Signer) -> None:

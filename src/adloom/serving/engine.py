@@ -18,9 +18,8 @@ import threading
 import time
 from collections import OrderedDict, deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Literal, NamedTuple
 
 import numpy as np
 from pydantic import Field
@@ -62,15 +61,15 @@ class DecideRequest(Model):
     )
 
 
-@dataclass(frozen=True)
-class Served:
+class Served(NamedTuple):
+    """What a request was given (named tuples: built on every request, at tuple cost)."""
+
     decision: Decision
     record: CreativeRecord
     campaign: CampaignRecord
 
 
-@dataclass(frozen=True)
-class Outcome:
+class Outcome(NamedTuple):
     served: Served | None
     detail: str
 
@@ -195,18 +194,20 @@ class AdServer:
     ) -> Outcome:
         user = request.user_id
         aspect = request.context.aspect_ratio
+        personal = personalize and request.consent is not False
         candidates: list[tuple[CampaignRecord, CreativeRecord]] = []
         for camp in campaigns:
             key = (camp.advertiser_id, camp.campaign.id)
-            recs = list(snap.generic.get(key, ()))
-            if user is not None and personalize and request.consent is not False:
+            recs = snap.generic.get(key, ())
+            if personal and user is not None:
                 consent = snap.consent.get((camp.advertiser_id, user))
                 if consent is not None and consent.personalization:
                     mine = snap.personalized.get((*key, user), ())
                     if not any(r.context.aspect_ratio == aspect for r in mine):
                         self._want(camp, user, aspect)
-                    recs.extend(mine)
-            candidates.extend((camp, r) for r in _fitting(camp, recs, aspect, fits))
+                    recs = (*recs, *mine) if mine else recs
+            for rec in _fitting(camp, recs, aspect, fits):
+                candidates.append((camp, rec))
         if not candidates:
             return Outcome(None, "no creative fits the request")
         if user is not None:
@@ -233,23 +234,29 @@ class AdServer:
     def _within_caps(
         self, candidates: list[tuple[CampaignRecord, CreativeRecord]], user: str
     ) -> list[tuple[CampaignRecord, CreativeRecord]]:
-        camps = {(c.advertiser_id, c.campaign.id): c for c, _ in candidates}
-        keys = [_cap_key(a, cid, user) for a, cid in camps]
-        keys += [_fatigue_key(r.advertiser_id, r.creative_id, user) for _, r in candidates]
+        camps: dict[tuple[str, str], CampaignRecord] = {}
+        keys: list[str] = []
+        for c, r in candidates:
+            keys.append(_fatigue_key(r.advertiser_id, r.creative_id, user))
+            camps.setdefault((c.advertiser_id, c.campaign.id), c)
+        keys.extend(_cap_key(a, cid, user) for a, cid in camps)
         values = self.counters.get(keys)
+        seen = values[: len(candidates)]
         capped = {
             k
-            for k, n in zip(camps, values[: len(camps)], strict=False)
+            for k, n in zip(camps, values[len(candidates) :], strict=True)
             if n >= camps[k].frequency_cap.impressions_per_window
         }
-        seen = values[len(camps) :]
-        kept = [
-            (c, r, n)
-            for (c, r), n in zip(candidates, seen, strict=True)
-            if (c.advertiser_id, c.campaign.id) not in capped
-        ]
-        if not kept:
-            return []
+        if capped:
+            kept = [
+                (c, r, n)
+                for (c, r), n in zip(candidates, seen, strict=True)
+                if (c.advertiser_id, c.campaign.id) not in capped
+            ]
+            if not kept:
+                return []
+        else:
+            kept = [(c, r, n) for (c, r), n in zip(candidates, seen, strict=True)]
         rested = [(c, r) for c, r, n in kept if n < c.frequency_cap.fatigue_after]
         if rested:
             return rested
@@ -317,7 +324,7 @@ class AdServer:
                 "aspect_ratio": request.context.aspect_ratio,
             },
         )
-        self.log.add(decisions=[decision])
+        self.log.add_decision(decision)
         pending: _Pending = (
             rec.arm,
             x,
@@ -463,9 +470,9 @@ class AdServer:
 
 def _fitting(
     camp: CampaignRecord, recs: Sequence[CreativeRecord], aspect: str, fits: Fits | None
-) -> list[CreativeRecord]:
+) -> Sequence[CreativeRecord]:
     """Creatives of the requested aspect ratio (any, if none has it) that pass ``fits``."""
-    ok = [r for r in recs if fits is None or fits(camp, r)]
+    ok = recs if fits is None else [r for r in recs if fits(camp, r)]
     same = [r for r in ok if r.context.aspect_ratio == aspect]
     return same or (ok if aspect in RESOLUTIONS else [])
 

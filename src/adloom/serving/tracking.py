@@ -7,13 +7,15 @@ the signed bytes: an impression URL cannot be replayed as a click. The expiry bo
 replays of old URLs; exact duplicates within the lifetime are the event log's job.
 
 Token layout (URL-safe, no padding):
-``{key_id}.{base64url(claims)}~{event}.{base64url(mac)}``, where the claims are
-``decision|advertiser|campaign|creative|expires`` and the MAC, 128-bit keyed BLAKE2b
-(RFC 7693: a MAC by construction, one pass where HMAC-SHA256 needs two, which matters at
-nine URLs per decision), covers everything before the last dot. The encoded claims are
-shared by the events of one decision, so signing its URLs costs one encoding and one MAC
-each. Several keys may verify while one signs, so keys rotate without breaking URLs
-already handed out.
+``{key_id}.{base64url(claims)}~{event}.{base64url(tag)}``, where the claims are
+``decision|advertiser|campaign|creative|expires``. The tags come from a keyed SHAKE256
+(KMAC-style: the length-prefixed key fills the first block, then the bytes before the
+event): its output is cut into one 144-bit slice per event type, in a fixed order, and
+each event's token carries its own slice. So the tag still binds the event (another
+event's slice is unrelated output), while all the URLs of one decision cost one hash and
+one encoding: 18-byte slices encode to exactly 24 characters, so the encoded output is
+cut instead of each tag encoded alone. Several keys may verify while one signs, so keys
+rotate without breaking URLs already handed out.
 """
 
 from __future__ import annotations
@@ -31,12 +33,19 @@ from typing import Final
 from adloom.domain import EVENT_TYPES
 from adloom.errors import AdloomError, InputError
 
-#: Bytes of MAC in a token (128 bits: forging one is out of reach).
-MAC_BYTES: Final = 16
+#: Bytes of tag in a token (144 bits: forging one is out of reach; a multiple of 3 so that
+#: each tag is a whole number of base64 characters).
+MAC_BYTES: Final = 18
+_TAG_CHARS: Final = MAC_BYTES * 4 // 3
+#: Each event type's slice of the keyed hash output.
+_SLOT: Final = {e: i * _TAG_CHARS for i, e in enumerate(EVENT_TYPES)}
+_OUTPUT_BYTES: Final = MAC_BYTES * len(EVENT_TYPES)
+#: SHAKE256's rate: the keyed prefix is padded to it, so it is absorbed as a block of its own.
+_RATE: Final = 136
+_MAC_LABEL: Final = b"adloom tracking tags v2"
 #: Shortest signing key accepted: a short key is guessable offline from any one URL.
 MIN_KEY_BYTES: Final = 16
 _KEY_ID = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
-_EVENTS: Final = frozenset(EVENT_TYPES)
 _SEP = "|"
 #: Separates the shared, encoded claims from the event name (URL-safe, not base64url).
 _EV = "~"
@@ -86,6 +95,16 @@ def generate_secret() -> str:
     return secrets.token_urlsafe(32)
 
 
+def keyed_prefix(key: bytes) -> bytes:
+    """What the tag hash absorbs before the message: label, key length and key, one block.
+
+    The length prefix keeps keys of different lengths from ever sharing a prefix, and the
+    padding to SHAKE256's rate keeps the key in a block of its own (as KMAC does).
+    """
+    prefix = _MAC_LABEL + len(key).to_bytes(2, "big") + key
+    return prefix + b"\x00" * (-len(prefix) % _RATE)
+
+
 def derive_key(secret: str | bytes) -> bytes:
     """A 256-bit signing key from a secret of any length (a passphrase, an env variable)."""
     raw = secret.encode("utf-8") if isinstance(secret, str) else bytes(secret)
@@ -120,11 +139,8 @@ class Signer:
         if ttl_s <= 0:
             raise InputError("ttl_s", "must be positive")
         self._keys = dict(keys)
-        # BLAKE2b absorbs its key as a whole first block: hash it once per key and copy the
-        # keyed state for each token instead.
-        self._keyed = {
-            kid: hashlib.blake2b(digest_size=MAC_BYTES, key=k) for kid, k in keys.items()
-        }
+        # The key is absorbed once per key; each token copies the keyed state.
+        self._keyed = {kid: hashlib.shake_256(keyed_prefix(k)) for kid, k in keys.items()}
         self.active = active
         self.ttl_s = ttl_s
         self.clock = clock
@@ -147,10 +163,11 @@ class Signer:
     def key_ids(self) -> tuple[str, ...]:
         return tuple(self._keys)
 
-    def _mac(self, kid: str, signed: str) -> str:
+    def _tags(self, kid: str, head: str) -> str:
+        """Every event's tag for the bytes before the event, encoded, in ``_SLOT`` order."""
         h = self._keyed[kid].copy()
-        h.update(signed.encode("ascii"))
-        return _b64(h.digest())
+        h.update(head.encode("ascii"))
+        return _b64(h.digest(_OUTPUT_BYTES))
 
     def tokens(
         self,
@@ -160,11 +177,15 @@ class Signer:
         creative_id: str,
         events: Iterable[str],
         ttl_s: int | None = None,
+        *,
+        prefix: str = "",
     ) -> dict[str, str]:
         """One token per event of one decision, all valid for ``ttl_s``.
 
-        The decision's claims are encoded once and shared; each event is appended to them
-        before signing, so every token still covers its own event type.
+        The decision's claims are encoded and hashed once; each event's token takes its own
+        slice of the output. ``prefix`` is prepended to every token (tracking URLs pass
+        everything up to the token, so each URL is built in one step); ``{event}`` in it is
+        replaced by the event.
         """
         ids = (decision_id, advertiser_id, campaign_id, creative_id)
         joined = _SEP.join(ids)
@@ -173,15 +194,14 @@ class Signer:
             raise ValueError(f"{name}: must be non-empty and free of {_SEP!r}")
         expires = int(self.clock()) + (self.ttl_s if ttl_s is None else ttl_s)
         head = f"{self.active}.{_b64(f'{joined}|{expires}'.encode())}{_EV}"
-        shared = self._keyed[self.active].copy()
-        shared.update(head.encode("ascii"))  # every token of the decision starts with it
+        tags = self._tags(self.active, head)
         out: dict[str, str] = {}
         for event in events:
-            if event not in _EVENTS:
+            at = _SLOT.get(event)
+            if at is None:
                 raise ValueError(f"event: unknown event type {event!r}")
-            h = shared.copy()
-            h.update(event.encode("ascii"))
-            out[event] = f"{head}{event}.{_b64(h.digest())}"
+            lead = prefix.replace("{event}", event) if prefix else ""
+            out[event] = f"{lead}{head}{event}.{tags[at : at + _TAG_CHARS]}"
         return out
 
     def token(
@@ -205,10 +225,13 @@ class Signer:
             raise Forged("tracking token is malformed")
         if kid not in self._keys:
             raise Forged("tracking token signed with an unknown key")
-        signed = f"{kid}.{body}"
-        if not hmac.compare_digest(self._mac(kid, signed), tag):
-            raise Forged("tracking token signature does not match")
         payload, tilde, claimed = body.partition(_EV)
+        at = _SLOT.get(claimed)
+        if at is None:  # no event, or one with no tag: nothing could have signed it
+            raise Forged("tracking token signature does not match")
+        expected = self._tags(kid, f"{kid}.{payload}{tilde}")[at : at + _TAG_CHARS]
+        if not hmac.compare_digest(expected, tag):
+            raise Forged("tracking token signature does not match")
         try:
             parts = _unb64(payload).decode("utf-8").split(_SEP)
         except (binascii.Error, UnicodeDecodeError, ValueError):
@@ -240,11 +263,11 @@ def tracking_urls(
 
     Conversions happen days after the click, hence their own (usually longer) lifetime.
     """
-    base = base_url.rstrip("/")
+    prefix = f"{base_url.rstrip('/')}/v1/events/{{event}}?t="
     ids = (decision_id, advertiser_id, campaign_id, creative_id)
     wanted = list(events)
     plain = [e for e in wanted if e != "conversion" or not conversion_ttl_s]
-    tokens = signer.tokens(*ids, plain, ttl_s=ttl_s)
+    urls = signer.tokens(*ids, plain, ttl_s=ttl_s, prefix=prefix)
     if len(plain) < len(wanted):
-        tokens.update(signer.tokens(*ids, ["conversion"], ttl_s=conversion_ttl_s))
-    return {e: f"{base}/v1/events/{e}?t={tokens[e]}" for e in wanted}
+        urls.update(signer.tokens(*ids, ["conversion"], ttl_s=conversion_ttl_s, prefix=prefix))
+    return urls

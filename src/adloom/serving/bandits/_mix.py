@@ -67,17 +67,16 @@ def best_share(values: list[float]) -> tuple[np.ndarray, list[bool]]:
     return np.array([share if g else 0.0 for g in greedy]), greedy
 
 
-def _draw(probs: np.ndarray, u: float) -> int:
+def _draw(values: list[float], u: float) -> int:
     """The index whose cumulative probability first exceeds ``u`` (a uniform in [0, 1)).
 
     Never lands on a zero-probability arm; a plain loop beats cumsum and searchsorted for
     the few arms of a request.
     """
-    last = len(probs) - 1
+    last = len(values) - 1
     if last >= 64:
-        cum = np.cumsum(probs)
+        cum = np.cumsum(values)
         return min(int(np.searchsorted(cum, u * cum[-1], side="right")), last)
-    values = probs.tolist()
     target = u * sum(values)
     acc = 0.0
     for i, p in enumerate(values):
@@ -96,6 +95,10 @@ def require_keys(state: Any, keys: Sequence[str], policy: str) -> dict[str, Any]
     return state
 
 
+#: A cached mixed rule: probabilities as an array and as a list, and the greedy mask.
+_Rule = tuple[np.ndarray, list[float], Greedy]
+
+
 class MixedPolicy(Policy, ABC):
     """A policy whose own rule is mixed with a uniform share ``config.exploration``."""
 
@@ -105,7 +108,7 @@ class MixedPolicy(Policy, ABC):
         # well under a microsecond.
         self._lock = threading.Lock()
         self._rng = np.random.default_rng(self.config.seed)
-        self._rules: dict[tuple[tuple[str, ...], bytes], tuple[np.ndarray, Greedy]] = {}
+        self._rules: dict[tuple[tuple[str, ...], bytes], _Rule] = {}
 
     @abstractmethod
     def _rule(self, arms: list[str], x: np.ndarray) -> tuple[np.ndarray, Greedy]:
@@ -131,8 +134,9 @@ class MixedPolicy(Policy, ABC):
     def _import(self, state: dict[str, Any]) -> None:
         """Replace learned state from ``_export`` data (lock held); validate first."""
 
-    def _mixed(self, arms: list[str], x: np.ndarray) -> tuple[np.ndarray, Greedy]:
-        """The mixed vector and greedy mask, from the cache while the state is unchanged."""
+    def _mixed(self, arms: list[str], x: np.ndarray) -> _Rule:
+        """The mixed vector (also as a list, for drawing) and greedy mask, from the cache
+        while the state is unchanged."""
         key = (tuple(arms), np.asarray(x).tobytes())
         hit = self._rules.get(key)
         if hit is not None:
@@ -143,8 +147,9 @@ class MixedPolicy(Policy, ABC):
         probs.setflags(write=False)  # shared by every request of this context
         if len(self._rules) >= RULE_CACHE:
             self._rules.clear()
-        self._rules[key] = (probs, greedy)
-        return probs, greedy
+        entry = (probs, probs.tolist(), greedy)
+        self._rules[key] = entry
+        return entry
 
     def observe(self, arm: str, x: np.ndarray) -> None:
         with self._lock:
@@ -159,20 +164,16 @@ class MixedPolicy(Policy, ABC):
     def choose(self, arms: Sequence[str], x: np.ndarray) -> Choice:
         names = check_arms(arms)
         with self._lock:
-            probs, greedy = self._mixed(names, x)
+            _, values, greedy = self._mixed(names, x)
             u = self._rng.random()
-        i = _draw(probs, u)
-        return Choice(
-            arm=names[i],
-            propensity=float(probs[i]),
-            reason="exploitation" if greedy[i] else "exploration",
-        )
+        i = _draw(values, u)
+        return Choice(names[i], values[i], "exploitation" if greedy[i] else "exploration")
 
     def probabilities(self, arms: Sequence[str], x: np.ndarray) -> np.ndarray:
         """Each arm's probability of being chosen now under the mixed rule (sums to 1)."""
         names = check_arms(arms)
         with self._lock:
-            probs, _ = self._mixed(names, x)
+            probs, _, _ = self._mixed(names, x)
         return probs.copy()  # the cached vector is shared by every request of the context
 
     def state(self) -> dict[str, Any]:

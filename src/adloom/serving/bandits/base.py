@@ -10,8 +10,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, NamedTuple
 
 import numpy as np
 from pydantic import Field
@@ -29,8 +28,9 @@ class PolicyConfig(BackendConfig):
     seed: int | None = Field(None, description="Seed of the policy's random draws.")
 
 
-@dataclass(frozen=True)
-class Choice:
+class Choice(NamedTuple):
+    """One pick (a named tuple: made on every request, so it costs what a tuple costs)."""
+
     arm: str
     propensity: float
     reason: Literal["exploration", "exploitation"]
