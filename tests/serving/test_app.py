@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import json
+import sys
 import time
 import xml.etree.ElementTree as ET
 from collections.abc import Sequence
@@ -582,3 +583,16 @@ def test_pending_decisions_are_invisible_to_the_collector(server: AdServer) -> N
         # Kept until their events arrive (up to max_pending of them): full collections
         # must not have to walk them.
         assert not gc.is_tracked(server._pending[s.decision.decision_id])
+
+
+def test_serving_shortens_the_thread_switch_interval_and_restores_it(catalog: Catalog) -> None:
+    """Background threads may hold the GIL from requests for one switch interval at most."""
+    from fastapi.testclient import TestClient
+
+    srv = AdServer.from_settings(settings(switch_interval_ms=0.25))
+    seed_store(srv.store, catalog)
+    before = sys.getswitchinterval()
+    with TestClient(create_app(server=srv)) as client:
+        assert sys.getswitchinterval() == pytest.approx(0.00025)
+        decide(client, user_id="hiker")
+    assert sys.getswitchinterval() == before

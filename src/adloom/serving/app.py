@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import gc
 import logging
+import sys
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -58,6 +59,8 @@ def create_app(settings: ServeSettings | None = None, *, server: AdServer | None
         # milliseconds with the whole request path stalled, to what requests allocate.
         gc.collect()
         gc.freeze()
+        switch = sys.getswitchinterval()
+        sys.setswitchinterval(srv.settings.switch_interval_ms / 1000.0)
         task = asyncio.create_task(_refresh(srv))
         try:
             yield
@@ -66,6 +69,7 @@ def create_app(settings: ServeSettings | None = None, *, server: AdServer | None
             with contextlib.suppress(asyncio.CancelledError):
                 await task
             await asyncio.to_thread(srv.close)
+            sys.setswitchinterval(switch)
             gc.unfreeze()  # an app built again in this process (tests) starts afresh
 
     app = FastAPI(
