@@ -12,6 +12,7 @@ import pytest
 from adloom.cohorts.data import ClickData
 from adloom.cohorts.encoders import ItemFeatures
 from adloom.cohorts.fit import GENERIC, FitResult, fit_cohorts
+from adloom.cohorts.model import PreferenceConfig
 from adloom.cohorts.report import CohortReport
 from adloom.errors import InputError
 from adloom.lexicons import sensitive_hits
@@ -100,6 +101,7 @@ def test_minimum_group_size(sim: ClickData, sim_features: ItemFeatures, policy: 
         small_groups=policy,
         products=["product-0"],
         baselines=False,
+        preference=PreferenceConfig(epochs=8),
     )
     result = fit_cohorts(sim, settings, items=sim_features)
     groups = result.report.products[0].groups

@@ -25,6 +25,11 @@ cohorts_app = typer.Typer(
 )
 
 
+def say(text: str) -> None:
+    """One line of output, never wrapped or highlighted (it is read by scripts too)."""
+    out.print(text, highlight=False, soft_wrap=True)
+
+
 @cohorts_app.command()
 @fails_cleanly
 def simulate(
@@ -51,13 +56,12 @@ def simulate(
         image_dir=out_dir / "images" if images else None,
     )
     paths = write_simulation(data, out_dir)
-    out.print(
+    say(
         f"{len(data.users)} users, {len(data.items)} creatives of {len(data.items.products)} "
-        f"products, {len(data)} impressions, {data.clicks} clicks; {groups} planted groups",
-        highlight=False,
+        f"products, {len(data)} impressions, {data.clicks} clicks; {groups} planted groups"
     )
     for name, path in paths.items():
-        out.print(f"  {name}: {path}", highlight=False)
+        say(f"  {name}: {path}")
 
 
 def _settings(config: Path | None, options: dict[str, Any], **sections: dict[str, Any]) -> Any:
@@ -162,15 +166,14 @@ def fit(
     result.model.save(out_dir / "model")
     _write_assignments(out_dir / "assignments.csv", data.users.ids.tolist(), result.assignments)
     write_text(out_dir / "settings.json", settings.model_dump_json(indent=2) + "\n")
-    out.print(
+    say(
         f"[bold green]done[/] in {time.perf_counter() - started:.1f}s: "
         f"{report.consenting_users} of {report.users} users (consenting), "
-        f"{report.impressions} impressions, {report.clicks} clicks",
-        highlight=False,
+        f"{report.impressions} impressions, {report.clicks} clicks"
     )
     if report.auroc is not None:
         base = ", ".join(f"{k} {v:.3f}" for k, v in report.auroc.baselines.items() if v is not None)
-        out.print(f"  AUROC {report.auroc.cohorts:.3f}" + (f" ({base})" if base else ""))
+        say(f"  AUROC {report.auroc.cohorts:.3f}" + (f" ({base})" if base else ""))
     for p in report.products:
         sizes = "/".join(str(g.size) for g in p.groups)
         line = f"  {p.product_id}: k={p.k} ({p.criterion}), groups {sizes}"
@@ -181,10 +184,10 @@ def fit(
             line += f"; NDCG@5 {p.ndcg_at_5.cohorts:.3f} ({base})"
         if p.adjusted_rand is not None:
             line += f"; ARI {p.adjusted_rand:.3f}"
-        out.print(line, highlight=False)
+        say(line)
     for note in report.notes:
-        out.print(f"  note: {note}", highlight=False)
-    out.print(f"wrote {out_dir / 'cohorts.json'}", highlight=False)
+        say(f"  note: {note}")
+    say(f"wrote {out_dir / 'cohorts.json'}")
 
 
 def _write_assignments(dest: Path, user_ids: list[str], assignments: dict[str, list[str]]) -> None:
@@ -247,18 +250,13 @@ def plan(
         render=do_render if render else None,
     )
     for c in result.creatives:
-        out.print(
-            f"  {c.group_id:<28} {c.users:>6} users  {c.kind:<12} {c.rationale}",
-            highlight=False,
-            soft_wrap=True,
-        )
+        say(f"  {c.group_id:<28} {c.users:>6} users  {c.kind:<12} {c.rationale}")
     for note in result.notes:
-        out.print(f"  note: {note}", highlight=False)
+        say(f"  note: {note}")
     personalized = sum(c.kind == "personalized" for c in result.creatives)
-    out.print(
+    say(
         f"{personalized} group plans and {len(result.generic)} generic plans; "
-        f"wrote {out_dir / 'cohort-plans.json'}",
-        highlight=False,
+        f"wrote {out_dir / 'cohort-plans.json'}"
     )
 
 
