@@ -21,6 +21,7 @@ rotate without breaking URLs already handed out.
 from __future__ import annotations
 
 import binascii
+import functools
 import hashlib
 import hmac
 import re
@@ -178,14 +179,13 @@ class Signer:
         events: Iterable[str],
         ttl_s: int | None = None,
         *,
-        prefix: str = "",
+        prefixes: Mapping[str, str] | None = None,
     ) -> dict[str, str]:
         """One token per event of one decision, all valid for ``ttl_s``.
 
         The decision's claims are encoded and hashed once; each event's token takes its own
-        slice of the output. ``prefix`` is prepended to every token (tracking URLs pass
-        everything up to the token, so each URL is built in one step); ``{event}`` in it is
-        replaced by the event.
+        slice of the output. ``prefixes`` maps events to text put before their token
+        (tracking URLs pass everything up to the token, so each URL is built in one step).
         """
         ids = (decision_id, advertiser_id, campaign_id, creative_id)
         joined = _SEP.join(ids)
@@ -200,7 +200,7 @@ class Signer:
             at = _SLOT.get(event)
             if at is None:
                 raise ValueError(f"event: unknown event type {event!r}")
-            lead = prefix.replace("{event}", event) if prefix else ""
+            lead = prefixes[event] if prefixes is not None else ""
             out[event] = f"{lead}{head}{event}.{tags[at : at + _TAG_CHARS]}"
         return out
 
@@ -263,11 +263,19 @@ def tracking_urls(
 
     Conversions happen days after the click, hence their own (usually longer) lifetime.
     """
-    prefix = f"{base_url.rstrip('/')}/v1/events/{{event}}?t="
+    prefixes = _url_prefixes(base_url)
     ids = (decision_id, advertiser_id, campaign_id, creative_id)
     wanted = list(events)
     plain = [e for e in wanted if e != "conversion" or not conversion_ttl_s]
-    urls = signer.tokens(*ids, plain, ttl_s=ttl_s, prefix=prefix)
+    urls = signer.tokens(*ids, plain, ttl_s=ttl_s, prefixes=prefixes)
     if len(plain) < len(wanted):
-        urls.update(signer.tokens(*ids, ["conversion"], ttl_s=conversion_ttl_s, prefix=prefix))
+        conversion = signer.tokens(*ids, ["conversion"], ttl_s=conversion_ttl_s, prefixes=prefixes)
+        urls.update(conversion)
     return urls
+
+
+@functools.lru_cache(maxsize=64)
+def _url_prefixes(base_url: str) -> dict[str, str]:
+    """Each event's tracking URL up to its token (a server has one base URL)."""
+    base = base_url.rstrip("/")
+    return {e: f"{base}/v1/events/{e}?t=" for e in EVENT_TYPES}
