@@ -158,6 +158,9 @@ def test_open_bandit_sample_through_the_measurement_loader() -> None:
     assert d.clicks == int(d.click.sum()) > 0
     assert 1 < len(d.users) < 1500  # repeated visitors share a feature row
     assert d.users.consented.all()
+    assert list(d.users.categorical) == [f"feature_{j}" for j in range(4)]
+    assert len(d.users.numeric) == 34  # one affinity per item
+    assert np.bincount(d.user).max() > 1  # visitors come back
     assert all(t[0].startswith("feature_") for t in d.items.texts)
     assert d.items.products == d.items.ids.tolist()
     with pytest.raises(InputError, match="unknown Open Bandit policy"):

@@ -323,20 +323,42 @@ def load_open_bandit(root: str | Path, policy: str = "random", campaign: str = "
     """The Open Bandit sample as a click log, through the measurement loader.
 
     A user is a distinct row of hashed user features and user-item affinities (the log
-    has no user ids); an item is a ZOZOTOWN fashion item, its own product, described by
-    its hashed categorical features (as text) and its scaled price-like feature. The
-    public log carries no consent column; it was released for research, so consent is
-    assumed.
+    has no user ids): the four hashed features stay categorical attributes (so one can
+    serve as the demographic baseline), the affinities are numeric ones. An item is a
+    ZOZOTOWN fashion item, its own product, described by its hashed categorical features
+    (as text) and its scaled price-like feature. The public log carries no consent
+    column; it was released for research, so consent is assumed.
     """
     from adloom.measurement.datasets import load_open_bandit as load_bandit_log
 
     log, meta = load_bandit_log(root, policy, campaign)
-    if log.context is None:  # pragma: no cover - the sample always has user features
-        raise InputError(meta.path, "no user feature columns")
-    rows, user = np.unique(log.context, axis=0, return_inverse=True)
-    ids = np.asarray([f"u{i}" for i in range(len(rows))], dtype=np.str_)
-    nums = {f"f{j}": rows[:, j].astype(np.float64) for j in range(rows.shape[1])}
-    users = Users(ids=ids, numeric=nums, consent=None, source=meta.path)
+    where_log = meta.path
+    raw = read_table(where_log)
+    feature_cols = [f"user_feature_{j}" for j in range(4) if f"user_feature_{j}" in raw]
+    affinity_cols = [c for c in raw if c.startswith("user-item_affinity_")]
+    features = [labels(raw[c], where_log, c) for c in feature_cols]
+    affinity = np.column_stack([numeric(raw[c], where_log, c) for c in affinity_cols])
+    keys = [
+        "|".join(f[r] for f in features) + "|" + affinity[r].tobytes().hex()
+        for r in range(len(log))
+    ]
+    first: dict[str, int] = {}
+    user = np.empty(len(keys), dtype=np.int64)
+    for r, key in enumerate(keys):
+        user[r] = first.setdefault(key, len(first))
+    rep = np.zeros(len(first), dtype=np.int64)
+    rep[user[::-1]] = np.arange(len(keys))[::-1]  # first row of each user
+    users = Users(
+        ids=np.asarray([f"u{i}" for i in range(len(first))], dtype=np.str_),
+        categorical={
+            c.removeprefix("user_"): f[rep] for c, f in zip(feature_cols, features, strict=True)
+        },
+        numeric={
+            c.removeprefix("user-item_"): affinity[rep, j] for j, c in enumerate(affinity_cols)
+        },
+        consent=None,
+        source=where_log,
+    )
     items_path = Path(root) / policy / campaign / "item_context.csv"
     table = read_table(items_path)
     where = str(items_path)
@@ -360,7 +382,7 @@ def load_open_bandit(root: str | Path, policy: str = "random", campaign: str = "
     return ClickData(
         users=users,
         items=items,
-        user=user.reshape(-1).astype(np.int64),
+        user=user,
         item=log.action.astype(np.int64),
         click=log.reward.astype(np.float64),
         source=meta.path,
