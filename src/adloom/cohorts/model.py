@@ -13,10 +13,11 @@ thousands of parameters on top of the frozen encoders).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -145,22 +146,33 @@ class PreferenceNet(nn.Module):
             mask = torch.cat([mask, image_mask], dim=1)
         return self.token_norm(tok), mask
 
-    def embed(self, user: torch.Tensor, tok: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """Preference embeddings; ``tok``/``mask`` have one row per user or a single row."""
-        b, dim = user.shape[0], self.dim
-        h = self.user(user)
-        tok, mask = tok.expand(b, -1, -1), mask.expand(b, -1)
+    def attend(self, h: torch.Tensor, tok: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """Preference embeddings from user vectors ``h``; ``tok``/``mask`` have one row
+        per user, or a single row shared by all (keys and values are then computed once)."""
+        b, dim = h.shape[0], self.dim
         dh = dim // self.heads
         q = self.query(h).view(b, self.heads, dh)
         k, v = self.key_value(tok).chunk(2, dim=-1)
-        k = k.reshape(b, -1, self.heads, dh)
-        v = v.reshape(b, -1, self.heads, dh)
-        scores = torch.einsum("bhd,bthd->bht", q, k) / math.sqrt(dh)
+        k = k.reshape(tok.shape[0], -1, self.heads, dh)
+        v = v.reshape(tok.shape[0], -1, self.heads, dh)
+        if tok.shape[0] == 1 and b != 1:
+            scores = torch.einsum("bhd,thd->bht", q, k[0])
+        else:
+            scores = torch.einsum("bhd,bthd->bht", q, k)
+        scores = scores / math.sqrt(dh)
         scores = scores.masked_fill(~mask[:, None, :], float("-inf"))
         att = torch.softmax(scores, dim=-1)
-        a = self.attended(torch.einsum("bht,bthd->bhd", att, v).reshape(b, dim))
+        if tok.shape[0] == 1 and b != 1:
+            mixed = torch.einsum("bht,thd->bhd", att, v[0])
+        else:
+            mixed = torch.einsum("bht,bthd->bhd", att, v)
+        a = self.attended(mixed.reshape(b, dim))
         fused: torch.Tensor = self.fuse(torch.cat([h, a, h * a], dim=-1))
         return fused
+
+    def embed(self, user: torch.Tensor, tok: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """Preference embeddings of user attribute vectors."""
+        return self.attend(self.user(user), tok, mask)
 
     def forward(self, user: torch.Tensor, tok: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         logits: torch.Tensor = self.head(self.embed(user, tok, mask)).squeeze(-1)
@@ -219,12 +231,8 @@ class PreferenceModel:
     ) -> tuple[PreferenceModel, TrainStats]:
         """Fit on ``train_rows`` of the log (default: every consented impression)."""
         cfg = config or PreferenceConfig()
-        previous = torch.get_num_threads()
-        torch.set_num_threads(cfg.threads)
-        try:
+        with _threads(cfg.threads):
             return cls._train(data, items, cfg, train_rows)
-        finally:
-            torch.set_num_threads(previous)
 
     @classmethod
     def _train(
@@ -290,29 +298,38 @@ class PreferenceModel:
         return self.space.encode(users)
 
     @torch.no_grad()
-    def _run(self, user_x: F32, item: int, embed: bool) -> F32:
+    def _run(self, user_x: F32, items: list[int], embed: bool) -> F32:
+        """Mean embedding over ``items`` (``embed``), or one click probability per item;
+        each user's MLP output is computed once and reused for every item."""
         tok, mask = self.net.tokens(*_tensors(self.items))
         out = []
-        for start in range(0, len(user_x), CHUNK):
-            u = torch.from_numpy(np.ascontiguousarray(user_x[start : start + CHUNK]))
-            t, m = tok[item : item + 1], mask[item : item + 1]
-            r = self.net.embed(u, t, m) if embed else torch.sigmoid(self.net(u, t, m))
-            out.append(r.numpy())
+        with _threads(self.config.threads):
+            for start in range(0, len(user_x), CHUNK):
+                out.append(self._chunk(user_x[start : start + CHUNK], tok, mask, items, embed))
+        width = self.config.dim if embed else len(items)
+        if not out:
+            return np.zeros((0, width), dtype=np.float32)
         return np.concatenate(out).astype(np.float32)
+
+    def _chunk(
+        self, user_x: F32, tok: torch.Tensor, mask: torch.Tensor, items: list[int], embed: bool
+    ) -> F32:
+        h = self.net.user(torch.from_numpy(np.ascontiguousarray(user_x)))
+        per_item = [self.net.attend(h, tok[i : i + 1], mask[i : i + 1]) for i in items]
+        if embed:
+            result: F32 = torch.stack(per_item).mean(dim=0).numpy()
+            return result
+        logits = torch.stack([self.net.head(e).squeeze(-1) for e in per_item], dim=1)
+        probs: F32 = torch.sigmoid(logits).numpy()
+        return probs
 
     def embed(self, user_x: F32, item_ids: Sequence[str]) -> F32:
         """Preference embeddings for a product: the mean over its creatives' embeddings."""
-        rows = self._item_rows(item_ids)
-        acc = np.zeros((len(user_x), self.config.dim), dtype=np.float32)
-        for r in rows:
-            acc += self._run(user_x, r, embed=True)
-        out: F32 = acc / np.float32(len(rows))
-        return out
+        return self._run(user_x, self._item_rows(item_ids), embed=True)
 
     def predict(self, user_x: F32, item_ids: Sequence[str]) -> F32:
         """Click probabilities, one column per item."""
-        rows = self._item_rows(item_ids)
-        return np.stack([self._run(user_x, r, embed=False) for r in rows], axis=1)
+        return self._run(user_x, self._item_rows(item_ids), embed=False)
 
     @torch.no_grad()
     def predict_rows(self, user_x: F32, user: I64, item: I64) -> F32:
@@ -375,6 +392,17 @@ class PreferenceModel:
         state: dict[str, Any] = torch.load(folder / "model.pt", weights_only=True)
         net.load_state_dict(state)
         return cls(net, space, items, item_ids, config)
+
+
+@contextlib.contextmanager
+def _threads(n: int) -> Iterator[None]:
+    """Run torch on ``n`` threads, then restore the process-wide setting."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
 
 
 def _tensors(items: ItemFeatures) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:

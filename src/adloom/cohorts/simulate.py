@@ -75,7 +75,10 @@ def simulate_clicks(
         raise InputError("impressions", "must be at least 1")
     if not 0.0 <= fidelity <= 1.0 or not 0.0 <= consent_rate <= 1.0:
         raise InputError("fidelity/consent_rate", "must be between 0 and 1")
-    rng = np.random.default_rng(seed)
+    # The world (segments' levels, affinities, tastes) depends on the seed alone, not on
+    # how many users are drawn, so a small log and a large one share the same groups.
+    world = np.random.default_rng([seed, 0])
+    rng = np.random.default_rng([seed, 1])
     if isinstance(products, int):
         if products < 1:
             raise InputError("products", "at least one product")
@@ -88,7 +91,7 @@ def simulate_clicks(
     segment = rng.integers(0, n_groups, size=n_users)
     # Each segment's own levels: distinct age bands, and region/device in a rotation that
     # is distinct as a pair for up to nine segments.
-    own_age = rng.permutation(len(AGE_BANDS))[:n_groups]
+    own_age = world.permutation(len(AGE_BANDS))[:n_groups]
     own_region = np.arange(n_groups) % len(REGIONS)
     own_device = (np.arange(n_groups) + np.arange(n_groups) // len(REGIONS)) % len(DEVICES)
 
@@ -98,8 +101,8 @@ def simulate_clicks(
         idx = np.where(keep, own[segment], random_level)
         return np.asarray(levels, dtype=np.str_)[idx]
 
-    spend_mu = rng.permutation(np.linspace(-1.5, 1.5, n_groups))
-    promo_mu = rng.permutation(np.linspace(-1.5, 1.5, n_groups))
+    spend_mu = world.permutation(np.linspace(-1.5, 1.5, n_groups))
+    promo_mu = world.permutation(np.linspace(-1.5, 1.5, n_groups))
     users = Users(
         ids=np.asarray([f"user-{i:06d}" for i in range(n_users)], dtype=np.str_),
         categorical={
@@ -117,7 +120,7 @@ def simulate_clicks(
 
     # Response: a per-product order of segment affinities, a favourite style per segment.
     affinity = np.stack(
-        [rng.permutation(np.linspace(-1.2, 1.2, n_groups)) for _ in range(n_products)]
+        [world.permutation(np.linspace(-1.2, 1.2, n_groups)) for _ in range(n_products)]
     )
     taste_levels = np.linspace(1.2, -1.2, len(styles))
     taste = np.stack([np.roll(taste_levels, g) for g in range(n_groups)])  # (groups, styles)
