@@ -759,6 +759,146 @@ class Decision(Model):
     )
 
 
+# --- Personalized creative integration (PCI): a segment woven into a host video ---
+
+
+class HostShot(Model):
+    """One shot of a host video, between two detected cuts."""
+
+    index: int = Field(ge=0)
+    start_s: float = Field(ge=0.0)
+    end_s: float = Field(ge=0.0)
+    start_frame: int = Field(ge=0)
+    end_frame: int = Field(ge=0, description="First frame of the next shot.")
+    keyframe_s: float = Field(ge=0.0, description="The representative still (mid-shot).")
+    brightness: float = Field(ge=0.0, le=1.0, description="Mean luma, 0..1.")
+    motion: float = Field(ge=0.0, le=1.0, description="Mean absolute luma change per frame.")
+    colors: list[str] = Field(default_factory=list, description="Dominant colours, #RRGGBB.")
+    text: str = Field("", description="On-screen text read from the keyframe.")
+    description: str = ""
+
+
+class HostTimeline(Model):
+    """Per-window signals on a regular grid: what integration points are ranked on."""
+
+    step_s: float = Field(gt=0.0)
+    brightness: list[float] = Field(default_factory=list)
+    motion: list[float] = Field(default_factory=list)
+    loudness_db: list[float] = Field(
+        default_factory=list, description="RMS level in dBFS (-120 for silence or no audio)."
+    )
+    speech: list[bool] = Field(
+        default_factory=list, description="Speech-like audio (an energy/zero-crossing heuristic)."
+    )
+
+
+class HostSummary(Model):
+    """The four aspects of a host video the storyboard is written against."""
+
+    topic: str
+    content: str
+    visual: str
+    audio: str
+
+
+class HostAnalysis(Model):
+    """What adloom understood of a host video, offline, before choosing where to integrate."""
+
+    path: str
+    sha256: str
+    width: int
+    height: int
+    fps: float
+    frame_count: int
+    duration_s: float
+    video_codec: str
+    pix_fmt: str
+    profile: str | None = None
+    has_audio: bool
+    sample_rate: int | None = None
+    channels: int | None = None
+    keyframes: list[int] = Field(default_factory=list, description="Keyframe frame numbers.")
+    shots: list[HostShot] = Field(min_length=1)
+    timeline: HostTimeline
+    summary: HostSummary
+    analyzer: str = "embedded"
+    analysis_s: float = Field(0.0, ge=0.0, description="Wall time of the analysis.")
+
+
+class IntegrationCandidate(Model):
+    """A moment the segment could be inserted at, and how it scores."""
+
+    time_s: float = Field(ge=0.0)
+    frame: int = Field(ge=0, description="First host frame after the segment (the return).")
+    kind: Literal["shot_boundary", "calm", "midpoint", "random"]
+    shot_index: int = Field(ge=0, description="The shot the viewer leaves.")
+    continuity: float = Field(ge=0.0, le=1.0)
+    semantic_fit: float = Field(ge=0.0, le=1.0)
+    intrusiveness: float = Field(ge=0.0, le=1.0, description="0: nothing interrupted.")
+    score: float = Field(ge=0.0, le=1.0)
+    allowed: bool = True
+    reasons: list[str] = Field(default_factory=list)
+
+
+class IntegrationDecision(Model):
+    """Where the segment goes, and why: the PCI counterpart of the plan's matching."""
+
+    host_sha256: str
+    strategy: Literal["ranked", "midpoint", "random"]
+    point: IntegrationCandidate
+    start_frame: int = Field(ge=0, description="The host frame the segment starts from.")
+    rationale: str
+    candidates: list[IntegrationCandidate] = Field(default_factory=list)
+
+
+class CutQuality(Model):
+    """How visible one cut between host and segment is."""
+
+    time_s: float = Field(ge=0.0, description="Where the cut is in the woven video.")
+    colour_distance: float = Field(ge=0.0, le=1.0, description="Half L1 of colour histograms.")
+    luma_jump: float = Field(ge=0.0, le=255.0, description="Mean absolute luma difference.")
+    loudness_jump_db: float = Field(ge=0.0, description="Level change across the cut (dB).")
+    continuity: float = Field(ge=0.0, le=1.0, description="1: no visible jump.")
+
+
+class IntegrationQuality(Model):
+    """Measured on the woven file: both cuts and how much of it the ad takes."""
+
+    cut_in: CutQuality
+    cut_out: CutQuality
+    segment_duration_s: float = Field(gt=0.0)
+    woven_duration_s: float = Field(gt=0.0)
+    share: float = Field(ge=0.0, le=1.0, description="Segment length / woven length.")
+
+
+class SpliceStats(Model):
+    """What the splice encoded and what it copied packet for packet."""
+
+    copied_frames: int = Field(ge=0)
+    reencoded_host_frames: int = Field(ge=0)
+    segment_frames: int = Field(ge=0)
+    keyframe_aligned: bool
+    splice_s: float = Field(ge=0.0)
+
+
+class IntegrationReport(Model):
+    """The outcome of ``adloom integrate``: decision, files, quality and verdict."""
+
+    host: HostAnalysis
+    decision: IntegrationDecision
+    plan: CreativePlan
+    segment: Creative
+    woven_path: str
+    vast_path: str
+    vmap_path: str
+    splice: SpliceStats
+    quality: IntegrationQuality
+    baseline: IntegrationQuality | None = Field(
+        None, description="The generic integration: no user data or host analysis, midpoint."
+    )
+    verdict: Verdict
+
+
 #: Models exported by ``adloom schema NAME``.
 SCHEMAS: dict[str, type[BaseModel]] = {
     "campaign": Campaign,
@@ -775,4 +915,7 @@ SCHEMAS: dict[str, type[BaseModel]] = {
     "refine": RefineResult,
     "event": Event,
     "decision": Decision,
+    "host": HostAnalysis,
+    "integration": IntegrationDecision,
+    "integration-report": IntegrationReport,
 }

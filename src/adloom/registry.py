@@ -34,6 +34,7 @@ KINDS = (
     "ope",
     "uplift",
     "judge",
+    "host",
 )
 
 _BUILTINS: dict[str, dict[str, str]] = {
@@ -79,6 +80,7 @@ _BUILTINS: dict[str, dict[str, str]] = {
         "embedded": "adloom.verifier.judge:EmbeddedJudge",
         "openai": "adloom.verifier.judge:OpenAIJudge",
     },
+    "host": {"embedded": "adloom.director.host:EmbeddedHostAnalyzer"},
     "uplift": {
         "s": "adloom.measurement.uplift:SLearner",
         "t": "adloom.measurement.uplift:TLearner",
