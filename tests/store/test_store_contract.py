@@ -315,6 +315,18 @@ class TestStoreContract:
         assert len(decisions) == 6
         assert len(events) == 8
 
+    def test_decisions_round_trip_exactly(self, store: Store) -> None:
+        """Whatever path a backend writes batches by, it keeps every field and character."""
+        odd = decision('d-"quoted" \\ ü 😀', "cr-'1'", T0 + timedelta(microseconds=5))
+        odd = odd.model_copy(update={"user_id": 'user "x"\n', "context": {"k": "v\u2028"}})
+        plain = decision("d-plain", "cr-2", T0.astimezone(timezone(timedelta(hours=-5))))
+        later = decision("d-later", "cr-2", T0 + timedelta(seconds=1))
+        store.append([odd, plain, odd, later])  # a batch that repeats an id
+        decisions, _ = store.history("acme", "test-campaign")
+        assert decisions == [plain, odd, later]
+        since, _ = store.history("acme", "test-campaign", since=T0 + timedelta(microseconds=1))
+        assert [d.decision_id for d in since] == [odd.decision_id, later.decision_id]
+
     def test_event_takes_scope_from_its_decision(self, store: Store) -> None:
         d = decision("d-scoped", "cr-1", T0)
         bare = Event(type="impression", creative_id="cr-1", decision_id="d-scoped", timestamp=T0)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import builtins
 import importlib.util
+import json
 import math
 import sys
 import threading
@@ -263,7 +264,22 @@ class SqlStore(Store):
                 )
         if not decisions and not events:
             return 0
-        decision_rows = {
+        with self._guard(), self.engine.begin() as conn:
+            if decisions:
+                self._append_decisions(conn, decisions)
+            if not events:
+                return 0
+            event_rows = self._event_rows(conn, decisions, events)
+            stmt = (
+                self._insert(schema.events)
+                .on_conflict_do_nothing()
+                .returning(schema.events.c.decision_id)
+            )
+            return len(conn.execute(stmt, event_rows).all())
+
+    def _append_decisions(self, conn: Connection, decisions: Sequence[Decision]) -> None:
+        """Insert decisions, skipping ids already logged."""
+        rows = {
             d.decision_id: {
                 "decision_id": d.decision_id,
                 "advertiser_id": d.advertiser_id,
@@ -275,21 +291,8 @@ class SqlStore(Store):
             }
             for d in decisions
         }
-        with self._guard(), self.engine.begin() as conn:
-            if decision_rows:
-                conn.execute(
-                    self._insert(schema.decisions).on_conflict_do_nothing(),
-                    builtins.list(decision_rows.values()),
-                )
-            if not events:
-                return 0
-            event_rows = self._event_rows(conn, decisions, events)
-            stmt = (
-                self._insert(schema.events)
-                .on_conflict_do_nothing()
-                .returning(schema.events.c.decision_id)
-            )
-            return len(conn.execute(stmt, event_rows).all())
+        stmt = self._insert(schema.decisions).on_conflict_do_nothing()
+        conn.execute(stmt, builtins.list(rows.values()))
 
     def _event_rows(
         self, conn: Connection, decisions: Sequence[Decision], events: Sequence[Event]
@@ -393,6 +396,24 @@ class SqlStore(Store):
 # ---------------------------------------------------------------------- SQLite
 
 
+#: A batch of decisions in one statement: SQLite reads the rows from one JSON array
+#: parameter. ``executemany`` steps the database once per row, releasing and retaking the
+#: interpreter lock each time, and every retake waits for the request thread's switch
+#: interval: under load a batch crawled along while costing the requests context switches.
+_INSERT_DECISIONS = (
+    "INSERT INTO decisions (decision_id, advertiser_id, campaign_id, creative_id, user_id, "
+    "timestamp, data) SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), "
+    "json_extract(value, '$[2]'), json_extract(value, '$[3]'), json_extract(value, '$[4]'), "
+    "json_extract(value, '$[5]'), json_extract(value, '$[6]') FROM json_each(?) WHERE true "
+    "ON CONFLICT DO NOTHING"
+)
+
+
+def _sqlite_timestamp(value: datetime) -> str:
+    """A timestamp as SQLAlchemy stores it in SQLite (UTC, microseconds, no offset)."""
+    return _utc(value).replace(tzinfo=None).isoformat(" ", "microseconds")
+
+
 class SqliteConfig(BackendConfig):
     type: Literal["sqlite"] = "sqlite"
     path: str = Field(
@@ -442,6 +463,21 @@ class SqliteStore(SqlStore, Backend[SqliteConfig]):
             cur.close()
 
         self._open(engine)
+
+    def _append_decisions(self, conn: Connection, decisions: Sequence[Decision]) -> None:
+        rows = [
+            [
+                d.decision_id,
+                d.advertiser_id,
+                d.campaign_id,
+                d.creative_id,
+                d.user_id,
+                _sqlite_timestamp(d.timestamp),
+                d.model_dump_json(),
+            ]
+            for d in decisions
+        ]
+        conn.exec_driver_sql(_INSERT_DECISIONS, (json.dumps(rows),))
 
 
 # ---------------------------------------------------------------------- PostgreSQL
