@@ -189,8 +189,9 @@ def open_bandit(root: Path) -> None:
             demo = next((v for k, v in n.baselines.items() if k.startswith("demographic")), None)
             demo_s = "n/a" if demo is None else f"{demo:.3f}"
             print(
-                f"   item {p.product_id:>3}: k={p.k}, groups {sizes}, NDCG@5 over {p.ndcg_items} items "
-                f"{n.cohorts:.3f} (demographic {demo_s}, random {n.baselines['random']:.3f})"
+                f"   item {p.product_id:>3}: k={p.k}, groups {sizes}, NDCG@5 over "
+                f"{p.ndcg_items} items {n.cohorts:.3f} (demographic {demo_s}, "
+                f"random {n.baselines['random']:.3f})"
             )
 
 
