@@ -172,3 +172,23 @@ def test_users_without_consent_column_need_the_flag(tmp_path: Path, logs: Path) 
     assert code == 0, output
     report = CohortReport.model_validate_json((tmp_path / "o" / "cohorts.json").read_text())
     assert report.consenting_users == report.users
+
+
+def test_missing_torch_is_one_line(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    script = (
+        "import sys; sys.modules['torch'] = None\n"
+        "from typer.testing import CliRunner\n"
+        "from adloom.cli import app\n"
+        "r = CliRunner().invoke(app, ['cohorts', 'fit', '--open-bandit', sys.argv[1]])\n"
+        "print(r.output); sys.exit(r.exit_code)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(OBD)], capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 2
+    # (The shared error printer reads "[cohorts]" as console markup and drops it.)
+    assert "needs the 'torch' package: pip install 'adloom" in done.stdout
+    assert done.stdout.count("error:") == 1

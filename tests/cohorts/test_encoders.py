@@ -56,3 +56,19 @@ def test_efficientnet_lite0_tells_styles_apart(tmp_path: Path) -> None:
     cos = g @ g.T / np.outer(np.linalg.norm(g, axis=1), np.linalg.norm(g, axis=1))
     assert cos[0, 2] > cos[0, 1]  # same style (other offset) closer than another style
     assert encoder.encode([]).shape == (0, IMAGE_TOKENS, 1280)
+
+
+def test_missing_image_model_names_the_extra(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    import sys
+
+    from adloom.cohorts import encoders
+    from adloom.errors import MissingExtraError
+
+    encoders._efficientnet.cache_clear()
+    monkeypatch.setitem(sys.modules, "efficientnet_lite_pytorch", None)
+    path = str(draw_creative(tmp_path / "a.png", "calm"))
+    with pytest.raises(MissingExtraError, match=r"pip install 'adloom\[cohorts\]'"):
+        EfficientNetLite().encode([path])
+    encoders._efficientnet.cache_clear()
