@@ -544,5 +544,10 @@ from adloom.cohorts.cli import cohorts_app  # noqa: E402 - it uses the helpers a
 app.add_typer(cohorts_app, name="cohorts")
 
 
+from adloom.integrate_cli import integrate_command  # noqa: E402
+
+app.command("integrate")(fails_cleanly(integrate_command))
+
+
 if __name__ == "__main__":  # pragma: no cover
     app()

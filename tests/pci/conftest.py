@@ -3,10 +3,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from tests.pci.helpers import tiny_host
 
 from adloom.director.host import EmbeddedHostAnalyzer, EmbeddedHostAnalyzerConfig
 from adloom.domain import HostAnalysis
-from tests.pci.helpers import tiny_host
 
 
 @pytest.fixture(scope="session")

@@ -6,10 +6,10 @@ from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
+from tests.conftest import make_product
 
 from adloom.domain import Budget, Campaign, Context, Policy
 from adloom.producer.hostgen import ShotSpec, make_host_video
-from tests.conftest import make_product
 
 #: 12 s, four shots: a titled calm pan, action with a voice, a calm still, a talking scene.
 SHOTS = (

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from tests.pci.helpers import FPS, SHOTS, audio_only, odd_video, tiny_host, vfr_video
 
 from adloom import registry
 from adloom.director.host import (
@@ -17,16 +18,17 @@ from adloom.director.host import (
 )
 from adloom.domain import HostAnalysis
 from adloom.errors import AdloomError, InputError
-from tests.pci.helpers import FPS, SHOTS, audio_only, odd_video, tiny_host, vfr_video
 
 
 def test_shots_found_at_the_cuts(host: HostAnalysis) -> None:
     starts = [s.start_frame for s in host.shots]
     expected = [round(sum(s.duration_s for s in SHOTS[:i]) * FPS) for i in range(len(SHOTS))]
     assert starts == expected
-    assert host.frame_count == 12 * FPS and host.fps == FPS
+    assert host.frame_count == 12 * FPS
+    assert host.fps == FPS
     assert host.shots[-1].end_frame == host.frame_count
-    assert 0 in host.keyframes and all(0 <= k < host.frame_count for k in host.keyframes)
+    assert 0 in host.keyframes
+    assert all(0 <= k < host.frame_count for k in host.keyframes)
 
 
 def test_motion_colour_and_brightness_per_shot(host: HostAnalysis) -> None:
@@ -79,7 +81,8 @@ def test_config_rejects_unknown_keys() -> None:
 def test_no_audio_is_analyzed_as_silent(tmp_path: Path) -> None:
     path = tiny_host(tmp_path / "silent.mp4", audio=False)
     a = EmbeddedHostAnalyzer(EmbeddedHostAnalyzerConfig(ocr=False)).analyze(path)
-    assert not a.has_audio and a.sample_rate is None
+    assert not a.has_audio
+    assert a.sample_rate is None
     assert not any(a.timeline.speech)
     assert set(a.timeline.loudness_db) == {-120.0}
     assert a.summary.audio == "no audio track"
