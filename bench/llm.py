@@ -51,7 +51,12 @@ def main(limit: int | None) -> None:
     t = time.perf_counter()
     with LocalServer(threads=threads) as server:
         print(f"server start (not timed): {time.perf_counter() - t:.1f}s on {threads} thread(s)")
-        config = OpenAIPlannerConfig(base_url=server.base_url, model="smollm2", max_tokens=512)
+        config = OpenAIPlannerConfig(
+            base_url=server.base_url,
+            model="smollm2",
+            max_tokens=512,
+            response_format="json_object",  # llama.cpp's server: json_object with a schema
+        )
         planner = OpenAIPlanner(config, fallback=baseline)
         t = time.perf_counter()
         traces = [

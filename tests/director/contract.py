@@ -27,6 +27,23 @@ def assert_grounded(plan: CreativePlan, campaign: Campaign) -> None:
         assert grounding_problem(item, product, values) is None, (scene, where, item)
 
 
+def assert_framed(plan: CreativePlan, campaign: Campaign, context: Context, user: User) -> None:
+    """What any plan for ``user`` must be, however it was made (used on single real-
+    server plans, where running the whole contract would be too slow)."""
+    product = campaign.product(plan.product_id)
+    assert CreativePlan.model_validate_json(plan.model_dump_json()) == plan
+    assert_grounded(plan, campaign)
+    assert plan.context == context
+    assert plan.matching.personalized == (plan.kind == "personalized")
+    assert plan.user_id == (user.id if plan.kind == "personalized" else None)
+    assert plan.cta.url == product.landing_url
+    assert plan.disclosure.text == campaign.policy.disclosure_text
+    assert abs(plan.scenes[-1].end_s - context.duration_s) < 0.05
+    own = {a.id for a in product.assets}
+    assert all(set(s.asset_ids) <= own for s in plan.scenes)
+    assert plan.palette[0] == product.palette[0]
+
+
 class PlannerContract:
     """Mix into a test class that provides a ``contract_planner`` fixture."""
 

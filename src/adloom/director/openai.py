@@ -33,6 +33,7 @@ from adloom.director.base import Planner
 from adloom.director.grounding import history_image
 from adloom.director.profile import NO_CONSENT, NO_HISTORY, NO_USABLE_HISTORY, screen_history
 from adloom.director.stages import (
+    MAX_VISUAL_CHARS,
     GroundingReply,
     MatchOutcome,
     MatchReply,
@@ -443,7 +444,7 @@ class OpenAIPlanner(Planner, Backend[OpenAIPlannerConfig]):
                 )
                 if spoken is not None and len(spoken.text.split()) > WORDS_PER_S * seconds + 1:
                     spoken = None
-                visual = " ".join(got.visual.split())[:160]
+                visual = " ".join(got.visual.split())[:MAX_VISUAL_CHARS]
                 problem = free_text_problem(visual, campaign.policy.prohibited_terms)
                 if problem is not None or not visual:
                     if problem is not None:

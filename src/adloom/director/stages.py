@@ -70,8 +70,8 @@ TIERS = ("strong", "medium", "weak")
 TIER_WEIGHT = {"strong": 0.5, "medium": 0.3, "weak": 0.15}
 #: Weights of the three matching scores in the compatibility (paper: fit first).
 MATCH_WEIGHTS = {"product_fit": 0.5, "nativeness": 0.25, "expressibility": 0.25}
-MAX_VISUAL_CHARS = 160
-MAX_RATIONALE_CHARS = 200
+MAX_VISUAL_CHARS = 100
+MAX_RATIONALE_CHARS = 120
 
 SYSTEM = (
     "You are the planning stage of an advertising engine. Reply with one JSON object "
@@ -205,7 +205,7 @@ def profile_request(
                     {
                         "label": {"type": "string", "maxLength": 24},
                         "tier": _enum(TIERS),
-                        "keywords": _list({"type": "string", "maxLength": 24}, 3),
+                        "keywords": _list({"type": "string", "maxLength": 24}, 2),
                         "item_ids": _list(_enum(ids), min(4, len(ids))),
                     }
                 ),
