@@ -16,7 +16,7 @@ import typer
 from adloom.cli import err, fails_cleanly, out
 from adloom.errors import InputError
 
-cohorts_app = typer.Typer(
+cohorts_app: typer.Typer = typer.Typer(
     name="cohorts",
     help="Product-aware groups of users and one creative per group (OSMF).",
     no_args_is_help=True,
