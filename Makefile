@@ -35,7 +35,7 @@ lint: $(STAMP) ## ruff and mypy
 	$(BIN)/ruff format --check src tests bench
 	$(BIN)/mypy
 
-bench: $(STAMP) ## Benchmarks: render, re-render, plan, LLM planning, verifier suite, serving and regret against same-run baselines; measurement on real data; cohorts
+bench: $(STAMP) ## Benchmarks: render, re-render, plan, LLM planning, verifier suite, serving and regret against same-run baselines; measurement on real data; PCI analysis, splice and continuity; cohorts
 	$(BIN)/python bench/render.py
 	$(BIN)/python bench/rerender.py
 	$(BIN)/python bench/plan.py
@@ -43,6 +43,7 @@ bench: $(STAMP) ## Benchmarks: render, re-render, plan, LLM planning, verifier s
 	$(BIN)/python bench/verify.py
 	$(BIN)/python bench/serve.py
 	$(BIN)/python bench/measure.py
+	$(BIN)/python bench/pci.py
 	$(BIN)/python bench/cohorts.py
 
 clean: ## Remove the virtualenv and outputs

@@ -122,6 +122,9 @@ def test_demo_cli_on_own_files(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert (out / "users" / "maya" / "trailblaze-boots" / "creative.mp4").is_file()
     assert "private: generic creative" in result.output
+    assert "PCI: personalized segment woven into a 16s sample host" in result.output
+    assert (out / "pci" / "woven" / "woven.mp4").is_file()
+    assert (out / "pci" / "woven" / "woven.vmap.xml").is_file()
     html = (out / "index.html").read_text()
     assert "maya" in html
     assert "Generic creative shown" in html

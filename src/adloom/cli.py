@@ -71,6 +71,9 @@ def demo(
     users_file: Annotated[
         Path | None, typer.Option("--users", help="Users for --campaign.")
     ] = None,
+    pci: Annotated[
+        bool, typer.Option(help="Also weave a segment into a sample host video (PCI).")
+    ] = True,
 ) -> None:
     """Run the whole loop on the bundled sample campaign (or your own files)."""
     from adloom.demo import load_sample, run_campaign
@@ -122,6 +125,10 @@ def demo(
         if p.reused_generic and p.product_id == campaign.products[0].id:
             why = p.plan.matching.rationale.removeprefix("generic: ")
             out.print(f"  {p.user_id}: generic creative — {why}")
+    if pci:
+        from adloom.integrate_cli import print_demo
+
+        print_demo(campaign, users, out_dir / "pci")
     out.print(f"open {result.index}")
 
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-from adloom.domain import Campaign, User
+from adloom.domain import Campaign, IntegrationReport, User
 from adloom.io import atomic_dir, load_campaign, load_users
 from adloom.pipeline import AdPipeline, PipelineSettings, Progress, RunResult, reanchor
 from adloom.report import write_index, write_summary
@@ -49,3 +49,28 @@ def run_campaign(
         res.directory = out_dir / res.directory.relative_to(tmp)
         res.creative = reanchor(res.creative, tmp, out_dir)
     return DemoResult(out_dir, out_dir / "index.html", run)
+
+
+def run_pci(
+    campaign: Campaign,
+    users: list[User],
+    out_dir: Path,
+    *,
+    verifier: str = "full",
+) -> IntegrationReport:
+    """PCI on a sample host video adloom makes itself: the first product woven in for the
+    first user who consented to personalization (a generic segment when nobody did).
+
+    The host (16 s, four shots) goes to ``out_dir/host.mp4`` and the integration into
+    ``out_dir/woven``; ``adloom integrate`` does the same for any host.
+    """
+    from adloom.integrate import IntegrateSettings, integrate
+    from adloom.producer.hostgen import DEMO_SHOTS, make_host_video
+
+    out_dir = Path(out_dir)
+    host = make_host_video(out_dir / "host.mp4", shots=DEMO_SHOTS, size=(320, 180))
+    user = next((u for u in users if u.consent.personalization), None)
+    settings = IntegrateSettings(verifier=verifier, segment_s=5.0)
+    return integrate(
+        host, campaign, campaign.products[0], out_dir / "woven", user=user, settings=settings
+    )

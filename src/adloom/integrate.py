@@ -218,8 +218,11 @@ def integrate(
         verifier = registry.create("verifier", settings.verifier, "full")
         profile = planner.profile(user, campaign) if user is not None else None
         reference = None
-        if plan.kind == "personalized":
-            reference = planner.plan(campaign, product, plan.context, None, seed=seed)
+        if plan.kind == "personalized":  # judged against the generic segment in the same host
+            reference = integration_plan(
+                planner, campaign, product, host, decision, frame,
+                duration_s=settings.segment_s, seed=seed,
+            )  # fmt: skip
         verdict = verify_integration(
             verifier, woven.master, plan, campaign, woven.quality, profile,
             reference=reference, options=settings.checks,

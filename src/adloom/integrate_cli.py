@@ -7,12 +7,14 @@ wrapped in ``fails_cleanly`` where it is registered.
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
 
+from adloom.domain import Campaign, User
 from adloom.errors import InputError
 
 out = Console()
@@ -81,3 +83,20 @@ def integrate_command(
         f"wrote {out_dir / FILES['woven']}, {FILES['segment']}, {FILES['vast']}, "
         f"{FILES['vmap']} and {FILES['report']}"
     )
+
+
+def print_demo(campaign: Campaign, users: list[User], out_dir: Path) -> None:
+    """The demo's PCI section: weave into a sample host and say how it went."""
+    from adloom.demo import run_pci
+
+    started = time.perf_counter()
+    report = run_pci(campaign, users, out_dir)
+    p, q, b = report.decision.point, report.quality, report.baseline
+    say(
+        f"PCI: {report.plan.kind} segment woven into a {report.host.duration_s:.0f}s sample host "
+        f"at {p.time_s:.2f}s ({p.kind.replace('_', ' ')}) in {time.perf_counter() - started:.1f}s; "
+        f"continuity {min(q.cut_in.continuity, q.cut_out.continuity):.2f}"
+        + (f" vs {min(b.cut_in.continuity, b.cut_out.continuity):.2f} at the midpoint" if b else "")
+        + f"; verdict {report.verdict.decision}"
+    )
+    say(f"  {report.woven_path} (VMAP: {report.vmap_path})")

@@ -15,7 +15,7 @@ from __future__ import annotations
 import tempfile
 import wave
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -54,6 +54,10 @@ DEFAULT_SHOTS: tuple[ShotSpec, ...] = (
 )
 
 
+#: The demo's host: the same four looks, four seconds each (a quick 16 s video).
+DEMO_SHOTS: tuple[ShotSpec, ...] = tuple(replace(s, duration_s=4.0) for s in DEFAULT_SHOTS)
+
+
 def _backdrop(spec: ShotSpec, size: tuple[int, int], rng: np.random.Generator) -> U8:
     """A textured gradient wider than the frame, so the camera has something to pan over."""
     w, h = size
@@ -67,7 +71,9 @@ def _backdrop(spec: ShotSpec, size: tuple[int, int], rng: np.random.Generator) -
     return np.clip(base + texture, 0, 255).astype(np.uint8)
 
 
-def _text_layer(text: str, size: tuple[int, int]) -> tuple[U8, npt.NDArray[np.float32]] | None:
+def _text_layer(
+    text: str, size: tuple[int, int]
+) -> tuple[U8, npt.NDArray[np.float32], tuple[int, int]] | None:
     """The title as RGB and alpha, drawn once per shot with the embedded font."""
     if not text:
         return None
@@ -81,7 +87,8 @@ def _text_layer(text: str, size: tuple[int, int]) -> tuple[U8, npt.NDArray[np.fl
     draw.rectangle((x - pad, y - pad, x + box[2] + pad, y + box[3] + pad), fill=(0, 0, 0, 150))
     draw.text((x, y), text, font=f, fill=(255, 255, 255, 255))
     arr = np.asarray(img)
-    return arr[..., :3].copy(), (arr[..., 3:4].astype(np.float32) / 255.0)
+    rows = np.flatnonzero(arr[..., 3].any(axis=1))
+    return arr[..., :3].copy(), arr[..., 3:4].astype(np.float32) / 255.0, (rows[0], rows[-1] + 1)
 
 
 def _frames(shots: Sequence[ShotSpec], size: tuple[int, int], fps: int, seed: int) -> bytes:
@@ -104,12 +111,19 @@ def _frames(shots: Sequence[ShotSpec], size: tuple[int, int], fps: int, seed: in
             for k in range(spec.objects):
                 cx = (starts[k, 0] + np.cos(angles[k]) * spec.object_speed * t) % (w + 40) - 20
                 cy = (starts[k, 1] + np.sin(angles[k]) * spec.object_speed * t) % (h + 40) - 20
-                d2 = (xx - cx) ** 2 + (yy - cy) ** 2
+                # Only the object's own square is touched: drawing is the generator's cost.
+                x0, x1 = max(0, int(cx - 1.5 * radius)), min(w, int(cx + 1.5 * radius) + 1)
+                y0, y1 = max(0, int(cy - 1.5 * radius)), min(h, int(cy + 1.5 * radius) + 1)
+                if x1 <= x0 or y1 <= y0:
+                    continue
+                d2 = (xx[y0:y1, x0:x1] - cx) ** 2 + (yy[y0:y1, x0:x1] - cy) ** 2
                 a = np.clip(1.5 - np.sqrt(d2) / radius, 0.0, 1.0)[..., None]
-                frame = frame * (1 - a) + colours[k] * a
+                box = frame[y0:y1, x0:x1]
+                frame[y0:y1, x0:x1] = box * (1 - a) + colours[k] * a
             if layer is not None:
-                rgb, alpha = layer
-                frame = frame * (1 - alpha) + rgb * alpha
+                rgb, alpha, (ty0, ty1) = layer
+                band = frame[ty0:ty1]
+                frame[ty0:ty1] = band * (1 - alpha[ty0:ty1]) + rgb[ty0:ty1] * alpha[ty0:ty1]
             out += np.clip(frame, 0, 255).astype(np.uint8).tobytes()
     return bytes(out)
 
