@@ -124,7 +124,8 @@ def test_schema() -> None:
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["fit", "--clicks", "c.csv", "--items", "i.csv"], "--users: required"),
+        (["fit", "--clicks", "c.csv", "--items", "i.csv"], "i.csv: file not found"),
+        (["fit", "--clicks", "c.csv"], "c.csv: file not found"),
         (["fit", "--open-bandit", "x", "--clicks", "c.csv"], "use either --open-bandit"),
         (["fit", "--users", "u.csv", "--items", "i.csv"], "--clicks: required"),
         (["fit", "--open-bandit", "nowhere"], "file not found"),
@@ -152,6 +153,28 @@ def test_config_file_is_validated(tmp_path: Path, logs: Path) -> None:
     code, output = run("fit", *files, "--items", logs / "items.csv", "--config", bad)
     assert code == 2
     assert "expected a JSON object" in output
+
+
+def test_fit_a_single_file_log(tmp_path: Path, logs: Path) -> None:
+    users = {r["user_id"]: r for r in csv.DictReader((logs / "users.csv").open())}
+    single = tmp_path / "log.csv"
+    with (logs / "clicks.csv").open() as src, single.open("w", newline="") as dst:
+        rows = csv.DictReader(src)
+        attrs = ["consent", "region", "device", "spend_level"]
+        w = csv.writer(dst)
+        w.writerow(["user_id", "item_id", "click", *attrs])
+        for r in rows:
+            w.writerow(
+                [r["user_id"], r["item_id"], r["click"], *(users[r["user_id"]][a] for a in attrs)]
+            )
+    code, output = run(
+        "fit", "--clicks", single, "--out", tmp_path / "o", "--epochs", 2,
+        "--product", "aura-anc.calm", "--k-max", 3, *FAST,
+    )  # fmt: skip
+    assert code == 0, output
+    report = CohortReport.model_validate_json((tmp_path / "o" / "cohorts.json").read_text())
+    assert report.products[0].product_id == "aura-anc.calm"  # items known by id
+    assert report.consenting_users == sum(u["consent"] == "1" for u in users.values())
 
 
 def test_users_without_consent_column_need_the_flag(tmp_path: Path, logs: Path) -> None:

@@ -88,6 +88,42 @@ def test_simulation_round_trips_through_csv_and_parquet(sim: ClickData, tmp_path
     np.testing.assert_array_equal(via_parquet.user, sim.user)
 
 
+def test_single_file_log_with_inline_attributes(tmp_path: Path, files: dict[str, Path]) -> None:
+    log = write(
+        tmp_path / "log.csv",
+        "user_id,item_id,click,consent,region,spend\n"
+        "u1,p.a,1,1,urban,1.5\nu2,p.b,0,0,rural,0.5\nu1,p.b,0,1,urban,1.5\n",
+    )
+    d = logs.load_log(log)
+    assert d.users.ids.tolist() == ["u1", "u2"]
+    assert d.users.consented.tolist() == [True, False]
+    assert d.users.categorical["region"].tolist() == ["urban", "rural"]
+    assert d.user.tolist() == [0, 1, 0]
+    assert d.items.ids.tolist() == ["p.a", "p.b"]
+    assert d.items.texts == (("p.a",), ("p.b",))  # known only by id
+    with_items = logs.load_log(log, logs.load_items(files["items"]))
+    assert with_items.items.texts[1] == ("Boots", "calm sunrise")
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("user_id,item_id,consent,region\nu1,p.a,1,urban\n", "missing column 'click'"),
+        (
+            "user_id,item_id,click,consent,region\nu1,p.a,1,1,urban\nu1,p.a,0,1,rural\n",
+            "column 'region' row 2: user 'u1' has 'rural' here and 'urban' before",
+        ),
+        ("user_id,item_id,click,region\nu1,p.a,1,urban\n", "missing column 'consent'"),
+        ("user_id,item_id,click,consent,region\nu1,p.a,3,1,urban\n", "expected 0 or 1"),
+    ],
+)
+def test_single_file_log_rejects(tmp_path: Path, text: str, message: str) -> None:
+    log = write(tmp_path / "log.csv", text)
+    with pytest.raises(InputError, match=message) as info:
+        logs.load_log(log)
+    assert str(log) in str(info.value)
+
+
 def test_categorical_override_and_assumed_consent(files: dict[str, Path]) -> None:
     users = logs.load_users(files["users"], consent_column=None, categorical=["spend"])
     assert "spend" in users.categorical

@@ -91,8 +91,14 @@ def fit(
     clicks: Annotated[
         Path | None, typer.Option(help="Impressions: user, item and click columns (CSV/Parquet).")
     ] = None,
-    users: Annotated[Path | None, typer.Option(help="Users: id, consent, attributes.")] = None,
-    items: Annotated[Path | None, typer.Option(help="Creatives: id, product, text, image.")] = None,
+    users: Annotated[
+        Path | None,
+        typer.Option(help="Users: id, consent, attributes (default: columns of --clicks)."),
+    ] = None,
+    items: Annotated[
+        Path | None,
+        typer.Option(help="Creatives: id, product, text, image (default: items by id)."),
+    ] = None,
     open_bandit: Annotated[
         Path | None, typer.Option(help="Open Bandit Dataset folder instead of the three files.")
     ] = None,
@@ -144,21 +150,29 @@ def fit(
             )
         data = logs.load_open_bandit(open_bandit, policy, bandit_campaign)
     else:
-        if clicks is None or users is None or items is None:
-            flag = "--clicks" if clicks is None else "--users" if users is None else "--items"
-            raise InputError(flag, "required (or use --open-bandit)")
-        user_table = logs.load_users(
-            users, id_column=user_column, consent_column=None if assume_consent else "consent"
-        )
-        item_table = logs.load_items(items, id_column=item_column)
-        data = logs.load_clicks(
-            clicks,
-            user_table,
-            item_table,
-            user_column=user_column,
-            item_column=item_column,
-            click_column=click_column,
-        )
+        if clicks is None:
+            raise InputError("--clicks", "required (or use --open-bandit)")
+        consent = None if assume_consent else "consent"
+        item_table = None if items is None else logs.load_items(items, id_column=item_column)
+        if users is None:
+            data = logs.load_log(
+                clicks,
+                item_table,
+                user_column=user_column,
+                item_column=item_column,
+                click_column=click_column,
+                consent_column=consent,
+            )
+        else:
+            user_table = logs.load_users(users, id_column=user_column, consent_column=consent)
+            data = logs.load_clicks(
+                clicks,
+                user_table,
+                item_table or _items_of(clicks, item_column),
+                user_column=user_column,
+                item_column=item_column,
+                click_column=click_column,
+            )
     started = time.perf_counter()
     result = fit_cohorts(data, settings, progress=lambda msg: err.print(f"  {msg}…"))
     report = result.report
@@ -188,6 +202,15 @@ def fit(
     for note in report.notes:
         say(f"  note: {note}")
     say(f"wrote {out_dir / 'cohorts.json'}")
+
+
+def _items_of(clicks: Path, item_column: str) -> Any:
+    """Items known only by the ids the impressions name."""
+    from adloom.cohorts.data import items_from_ids
+    from adloom.measurement.logs import read_table
+
+    ids = read_table(clicks, [item_column])[item_column]
+    return items_from_ids([str(i) for i in ids], str(clicks))
 
 
 def _write_assignments(dest: Path, user_ids: list[str], assignments: dict[str, list[str]]) -> None:

@@ -290,6 +290,68 @@ def load_clicks(
     return _joined(uid, iid, click, users, items, where, (user_column, item_column, click_column))
 
 
+def items_from_ids(ids: Sequence[str], source: str = "items") -> Items:
+    """Items known only by id: each its own product, described by its id."""
+    unique = list(dict.fromkeys(ids))
+    arr = np.asarray(unique, dtype=np.str_)
+    return Items(
+        ids=arr,
+        product=arr,
+        texts=tuple((i,) for i in unique),
+        images=tuple([None] * len(unique)),
+        source=source,
+    )
+
+
+def load_log(
+    path: str | Path,
+    items: Items | None = None,
+    *,
+    user_column: str = "user_id",
+    item_column: str = "item_id",
+    click_column: str = "click",
+    consent_column: str | None = "consent",
+    categorical: Sequence[str] = (),
+) -> ClickData:
+    """One table of impressions whose other columns are the user's attributes (and
+    consent), the common single-file form. Attributes must not change between a user's
+    rows. Without ``items``, each item is its own product, described by its id."""
+    where = str(path)
+    table = read_table(path)
+    for col in (user_column, item_column, click_column):
+        if col not in table:
+            known = ", ".join(sorted(table)[:12])
+            raise InputError(where, f"missing column {col!r} (columns: {known})")
+    uid = labels(table[user_column], where, user_column)
+    iid = labels(table[item_column], where, item_column)
+    click = numeric(table[click_column], where, click_column)
+    first: dict[str, int] = {}
+    for r, u in enumerate(uid.tolist()):
+        first.setdefault(u, r)
+    attrs = [c for c in table if c not in (item_column, click_column, user_column)]
+    for col in attrs:
+        values = table[col]
+        for r, u in enumerate(uid.tolist()):
+            seen = values[first[u]]
+            if values[r] != seen:
+                raise InputError(
+                    where,
+                    f"column {col!r} row {r + 1}: user {u!r} has {values[r]!r} here and "
+                    f"{seen!r} before (user attributes must not change between rows)",
+                )
+    rows = list(first.values())
+    user_table = {c: [table[c][r] for r in rows] for c in [user_column, *attrs]}
+    users = users_from_table(
+        user_table,
+        where,
+        id_column=user_column,
+        consent_column=consent_column,
+        categorical=categorical,
+    )
+    items = items if items is not None else items_from_ids(iid.tolist(), where)
+    return _joined(uid, iid, click, users, items, where, (user_column, item_column, click_column))
+
+
 def _joined(
     uid: StrArray,
     iid: StrArray,
