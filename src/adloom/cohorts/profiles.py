@@ -34,6 +34,9 @@ PERCENTILES = (15, 55, 95)
 #: Attribute-name words whose values a profile never states, even when the model uses them.
 PROTECTED = ("age", "gender", "sex", "birth", "race", "nationality", "marital", "pregnancy")
 
+#: How much more common (in share points) a level must be in the group to be named.
+MIN_SHARE_GAIN = 0.05
+
 F32 = NDArray[np.float32]
 F64 = NDArray[np.float64]
 I64 = NDArray[np.int64]
@@ -120,7 +123,7 @@ def describe(
                 continue
             share = float(np.mean(grp == level)) if n else 0.0
             pop = pc / n_all
-            if share > pop:
+            if share - pop >= MIN_SHARE_GAIN:
                 distinctive.append(
                     AttributeShare(
                         attribute=name,
@@ -223,8 +226,8 @@ def summarize(
         best = profile.creatives[0]
         theme = f" ({profile.interests[0]})" if profile.interests else ""
         parts.append(
-            f"Responds best to creative {best.item_id}{theme}, "
-            f"{best.lift:.2f}x the audience's rate."
+            f"Of the product's creatives it favours {best.item_id}{theme} most against the "
+            f"audience, at {best.lift:.2f}x the audience's rate."
         )
     if profile.distinctive:
         levels = ", ".join(
