@@ -73,12 +73,21 @@ def quality(n_users: int) -> FitResult:
         f"consenting), {len(data.items)} creatives of {len(data.items.products)} products, "
         f"{len(data)} impressions, {data.clicks} clicks, 4 planted groups"
     )
-    result, seconds, _ = measured(lambda: fit_cohorts(data, CohortSettings()))
+    settings = CohortSettings()
+    result, seconds, _ = measured(lambda: fit_cohorts(data, settings))
     report = result.report
     t = report.training
     print(
         f"preference model: {t.examples} training examples x {t.epochs} epochs in "
-        f"{t.seconds:.1f}s = {t.examples_per_s:,.0f} examples/s (fit, all steps: {seconds:.1f}s)"
+        f"{t.seconds:.1f}s = {t.examples_per_s:,.0f} examples/s on one thread "
+        f"(fit, all steps: {seconds:.1f}s)"
+    )
+    lr_rate, gbm_rate = baseline_throughput(data, result.model, settings)
+    print(
+        f"same rows, same features, one thread: logistic regression fits "
+        f"{lr_rate:,.0f} examples/s, gradient boosting (150 rounds) {gbm_rate:,.0f}; "
+        f"the preference model's epoch costs {lr_rate / t.examples_per_s:.1f}x a full "
+        f"logistic regression fit and {gbm_rate / t.examples_per_s:.2f}x gradient boosting's"
     )
     assert report.auroc is not None
     base = report.auroc.baselines
@@ -100,6 +109,36 @@ def quality(n_users: int) -> FitResult:
     best = report.products[0].groups[0].profile
     print(f"e.g. {best.summary}")
     return result
+
+
+def baseline_throughput(
+    data: Any, model: PreferenceModel, settings: CohortSettings
+) -> tuple[float, float]:
+    """Examples per second of the baselines' whole fits on the preference model's rows."""
+    from sklearn.ensemble import HistGradientBoostingClassifier
+    from sklearn.linear_model import LogisticRegression
+    from threadpoolctl import threadpool_limits
+
+    from adloom.cohorts.fit import item_matrix, split_rows
+
+    train, _ = split_rows(data, settings.preference.test_fraction, settings.seed)
+    x = np.hstack(
+        [
+            model.user_features(data.users)[data.user[train]],
+            item_matrix(model.items)[data.item[train]],
+        ]
+    )
+    y = data.click[train]
+    rates = []
+    with threadpool_limits(1):
+        for est in (
+            LogisticRegression(max_iter=2000),
+            HistGradientBoostingClassifier(max_iter=150, random_state=0),
+        ):
+            started = time.perf_counter()
+            est.fit(x, y)
+            rates.append(len(y) / (time.perf_counter() - started))
+    return rates[0], rates[1]
 
 
 def scale(model: PreferenceModel, n_users: int, seed: int = 1) -> None:

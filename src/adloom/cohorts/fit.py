@@ -70,7 +70,7 @@ class FitResult:
     assignments: dict[str, list[str]]
 
 
-def _split(data: ClickData, fraction: float, seed: int) -> tuple[I64, I64]:
+def split_rows(data: ClickData, fraction: float, seed: int) -> tuple[I64, I64]:
     rows = data.consented_rows()
     if fraction <= 0:
         return rows, rows[:0]
@@ -79,7 +79,7 @@ def _split(data: ClickData, fraction: float, seed: int) -> tuple[I64, I64]:
     return rows[~test], rows[test]
 
 
-def _item_matrix(items: ItemFeatures, dims: int = 16) -> F32:
+def item_matrix(items: ItemFeatures, dims: int = 16) -> F32:
     """Compact item features for the baselines: mean text and image tokens, reduced."""
     text = (items.text * items.text_mask[..., None]).sum(1) / np.maximum(
         items.text_mask.sum(1, keepdims=True), 1
@@ -108,7 +108,7 @@ def baseline_aurocs(
     from threadpoolctl import threadpool_limits
 
     ux = model.user_features(data.users)
-    ix = _item_matrix(model.items)
+    ix = item_matrix(model.items)
 
     def features(rows: I64) -> F32:
         return np.hstack([ux[data.user[rows]], ix[data.item[rows]]])
@@ -210,7 +210,7 @@ def fit_cohorts(
 
     # 2. Preference model, with a held-out split for AUROC.
     say("training the preference model")
-    train, test = _split(data, cfg.preference.test_fraction, cfg.seed)
+    train, test = split_rows(data, cfg.preference.test_fraction, cfg.seed)
     model, stats = PreferenceModel.train(data, feats, cfg.preference, train_rows=train)
     if model.space.dropped:
         notes.append(f"sensitive attributes not used: {', '.join(model.space.dropped)}")
