@@ -2,21 +2,25 @@
 
 from __future__ import annotations
 
+import subprocess
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import av
 import numpy as np
 import pytest
-from tests.pci.helpers import small_campaign
+from tests.pci.helpers import small_campaign, tiny_host
 
-from adloom.director.integration import IntegrationSettings, baseline
+from adloom.director.host import analyze_host
+from adloom.director.integration import IntegrationSettings, baseline, decide
 from adloom.domain import Consent, HistoryItem, HostAnalysis, IntegrationReport, User
 from adloom.errors import InputError
 from adloom.integrate import FILES, IntegrateSettings, integrate
 from adloom.io import read_json, sha256_file
+from adloom.producer.ffmpeg import ffmpeg_exe
 from adloom.producer.splice import probe_frames, splice
 from adloom.serving.vmap import NAMESPACE
+from adloom.verifier.integration import measure
 
 pytestmark = pytest.mark.slow
 
@@ -153,10 +157,6 @@ def test_keyframe_aligned_point_copies_the_whole_host(
     point = decision.point.model_copy(update={"frame": key, "time_s": key / host.fps})
     decision = decision.model_copy(update={"point": point, "start_frame": key - 1})
     piece = tmp_path / "segment.ts"
-    import subprocess
-
-    from adloom.producer.ffmpeg import ffmpeg_exe
-
     subprocess.run(
         [ffmpeg_exe(), "-v", "error", "-i", str(out / FILES["segment"]), "-map", "0:v",
          "-c", "copy", "-bsf:v", "h264_mp4toannexb", "-f", "mpegts", str(piece)],
@@ -172,6 +172,28 @@ def test_keyframe_aligned_point_copies_the_whole_host(
     assert stats.keyframe_aligned
     assert stats.reencoded_host_frames == 0
     assert probe_frames(tmp_path / "w.mp4") == host.frame_count + report.segment.frame_count
+
+
+def test_host_without_audio_gives_a_silent_woven_video(
+    woven: tuple[IntegrationReport, Path, str], tmp_path: Path
+) -> None:
+    report, out, _ = woven
+    silent = tiny_host(tmp_path / "silent.mp4", audio=False)
+    host = analyze_host(silent, {"type": "embedded", "ocr": False})
+    decision = decide(host, small_campaign(tmp_path).products[0], SETTINGS.decision)
+    piece = tmp_path / "segment.ts"
+    subprocess.run(
+        [ffmpeg_exe(), "-v", "error", "-i", str(out / FILES["segment"]), "-map", "0:v",
+         "-c", "copy", "-bsf:v", "h264_mp4toannexb", "-f", "mpegts", str(piece)],
+        check=True,
+    )  # fmt: skip
+    frames = report.segment.frame_count
+    splice(host, decision, piece, tmp_path / "unused.wav", frames, tmp_path / "w.mp4")
+    with av.open(str(tmp_path / "w.mp4")) as c:
+        assert [s.type for s in c.streams] == ["video"]
+    q = measure(tmp_path / "w.mp4", decision.point.frame, frames, host.fps)
+    assert q.cut_in.loudness_jump_db == 0.0
+    assert q.cut_in.continuity < 1.0  # an unmatched segment (it was matched to another host)
 
 
 def test_out_folder_holding_the_host_is_refused(host_video: Path, tmp_path: Path) -> None:
