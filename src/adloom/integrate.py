@@ -189,6 +189,8 @@ def integrate(
         raise InputError("--out", f"{out_dir} holds the host video; choose another folder")
     analyzer = registry.create("host", settings.analyzer, "embedded")
     host: HostAnalysis = analyzer.analyze(host_path)
+    if host.video_codec != "h264":  # refused before anything is rendered
+        raise InputError(host_path, f"video codec {host.video_codec!r}: splicing copies H.264 only")
     decision = decide(host, product, settings.decision)
     planner = registry.create("planner", settings.planner, "template")
     with atomic_dir(out_dir) as tmp:

@@ -62,15 +62,15 @@ def vfr_video(path: Path) -> Path:
     return path
 
 
-def odd_video(path: Path) -> Path:
-    """An MPEG-4 Part 2 file with an odd width (x264 would refuse to make one)."""
+def odd_video(path: Path, width: int = 161) -> Path:
+    """An MPEG-4 Part 2 file, by default with an odd width (x264 would refuse to make one)."""
     import av
 
     with av.open(str(path), "w") as c:
         s = c.add_stream("mpeg4", rate=25)
-        s.width, s.height, s.pix_fmt = 161, 90, "yuv420p"
+        s.width, s.height, s.pix_fmt = width, 90, "yuv420p"
         for i in range(150):
-            img = np.full((90, 161, 3), (i * 3) % 255, dtype=np.uint8)
+            img = np.full((90, width, 3), (i * 3) % 255, dtype=np.uint8)
             for packet in s.encode(av.VideoFrame.from_ndarray(img, format="rgb24")):
                 c.mux(packet)
         for packet in s.encode():

@@ -7,7 +7,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from tests.pci.helpers import small_campaign
+from tests.pci.helpers import odd_video, small_campaign
 from typer.testing import CliRunner
 
 from adloom.cli import app
@@ -49,6 +49,7 @@ def test_integrate_writes_the_woven_video(host_video: Path, tmp_path: Path) -> N
         (["--user", "hiker"], "--users: required with --user"),
         (["--product", "nope"], "no product with id 'nope'"),
         (["--segment-s", "2"], "--segment-s: 2s is outside 5-60s"),
+        (["--host", "mpeg4.mp4"], "mpeg4.mp4: video codec 'mpeg4': splicing copies H.264 only"),
     ],
 )
 def test_integrate_errors_are_one_line(
@@ -56,6 +57,7 @@ def test_integrate_errors_are_one_line(
 ) -> None:
     host = tmp_path / "host.mp4"
     shutil.copy(host_video, host)
+    odd_video(tmp_path / "mpeg4.mp4", width=160)
     args = ["integrate", "--host", str(host), "--campaign", str(_campaign_file(tmp_path))]
     args += ["--out", str(tmp_path / "out"), "--embedder", "hashing"]
     for i in range(0, len(extra), 2):
