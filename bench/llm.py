@@ -12,7 +12,9 @@ baseline. The tiny model's plans are poor; this measures the machinery around it
 * check share: time parsing, repairing, validating and grounding replies, over total
   planning time (the rest is the server generating and the HTTP round trip).
 
-Usage: ``.venv/bin/python bench/llm.py [PAIRS]`` (default: all 40 sample pairs).
+Usage: ``.venv/bin/python bench/llm.py [PAIRS [THREADS]]`` (default: all 40 sample pairs,
+server threads = cores up to 4; on a machine shared with other jobs, 1 thread avoids
+llama.cpp's threads spinning at barriers against each other).
 """
 
 from __future__ import annotations
@@ -33,11 +35,11 @@ from adloom.director.template import TemplatePlanner
 from adloom.llm.local import LocalServer
 
 
-def main(limit: int | None) -> None:
+def main(limit: int | None, threads: int | None = None) -> None:
     campaign, users = load_sample()
     pairs = [(u, p) for u in users for p in campaign.products][:limit]
     context = campaign.contexts[0]
-    threads = max(1, min(4, os.cpu_count() or 1))
+    threads = threads or max(1, min(4, os.cpu_count() or 1))
     print(f"{len(pairs)} (user, product) pairs, {context.duration_s:g}s {context.aspect_ratio}")
 
     embedder = MiniLMEmbedder()
@@ -90,4 +92,5 @@ def main(limit: int | None) -> None:
 
 
 if __name__ == "__main__":
-    main(int(sys.argv[1]) if len(sys.argv) > 1 else None)
+    args = [int(a) for a in sys.argv[1:3]]
+    main(*args)
