@@ -97,6 +97,38 @@ def test_plan_and_render(fitted_dir: Path, tmp_path: Path) -> None:
         assert Path(c.creative_path).stat().st_size > 1000
 
 
+def test_assign_reproduces_the_fit_and_takes_new_users(
+    fitted_dir: Path, logs: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "assigned.csv"
+    code, output = run(
+        "assign", "--users", logs / "users.csv", "--fitted", fitted_dir, "--out", out
+    )
+    assert code == 0, output
+    assert "trailblaze-boots: " in output
+    with out.open() as fh:
+        again = [(r["user_id"], r["group_id"]) for r in csv.DictReader(fh)]
+    with (fitted_dir / "assignments.csv").open() as fh:
+        original = [(r["user_id"], r["group_id"]) for r in csv.DictReader(fh)]
+    same = sum(a == b for a, b in zip(again, original, strict=True))
+    assert same / len(original) > 0.99  # centres are stored rounded; ties may flip
+    new = tmp_path / "new.csv"
+    new.write_text(
+        "user_id,consent,age_band,region,device,spend_level,promo_sensitivity\n"
+        "n1,1,35-49,rural,tablet,0.2,1.1\nn2,0,18-24,urban,mobile,-1.0,0.3\n",
+        encoding="utf-8",
+    )
+    code, output = run("assign", "--users", new, "--fitted", fitted_dir, "--out", out)
+    assert code == 0, output
+    with out.open() as fh:
+        rows = {r["user_id"]: r["group_id"] for r in csv.DictReader(fh)}
+    assert rows["n1"].startswith("trailblaze-boots.g")
+    assert rows["n2"] == "generic"  # no consent
+    code, output = run("assign", "--users", new, "--fitted", tmp_path, "--out", out)
+    assert code == 2
+    assert "cohorts.json: file not found" in output
+
+
 def test_fit_open_bandit_sample(tmp_path: Path) -> None:
     code, output = run(
         "fit", "--open-bandit", OBD, "--policy", "random", "--bandit-campaign", "men",

@@ -133,3 +133,17 @@ def test_products_must_meet_the_campaign(fitted: FitResult, sample: Campaign, pl
     generic, _, notes = plan_groups(partial, sample, planner, ctx)
     assert list(generic) == [sample.products[0].id]
     assert notes == ["product 'elsewhere' is not in the campaign: skipped"]
+
+
+def test_assign_groups_matches_the_fit(fitted: FitResult, sim) -> None:  # type: ignore[no-untyped-def]
+    from adloom.cohorts.plan import assign_groups
+
+    labels = assign_groups(fitted.report, fitted.model, sim.users)
+    for pid, original in fitted.assignments.items():
+        same = sum(a == b for a, b in zip(labels[pid], original, strict=True))
+        assert same / len(original) > 0.99
+    data = json.loads(fitted.report.model_dump_json())
+    for g in data["products"][0]["groups"]:
+        g["status"] = "generic"
+    all_generic = assign_groups(CohortReport.model_validate(data), fitted.model, sim.users)
+    assert set(all_generic["product-0"]) == {"generic"}

@@ -285,6 +285,43 @@ def plan(
 
 @cohorts_app.command()
 @fails_cleanly
+def assign(
+    users: Annotated[Path, typer.Option(help="Users to assign: id, consent, attributes.")],
+    fitted: Annotated[
+        Path, typer.Option("--fitted", help="Folder written by 'adloom cohorts fit'.")
+    ] = Path("out/cohorts"),
+    out_file: Annotated[Path, typer.Option("--out", "-o", help="CSV to write.")] = Path(
+        "out/cohorts/assigned.csv"
+    ),
+    user_column: str = "user_id",
+    assume_consent: Annotated[
+        bool, typer.Option(help="The users file has no consent column: all consented.")
+    ] = False,
+) -> None:
+    """Assign (new) users to the fitted groups without refitting: user, product, group."""
+    from adloom.cohorts.data import load_users
+    from adloom.cohorts.model import PreferenceModel
+    from adloom.cohorts.plan import assign_groups
+    from adloom.cohorts.report import CohortReport
+    from adloom.io import parse, read_json
+
+    report = parse(CohortReport, read_json(fitted / "cohorts.json"), fitted / "cohorts.json")
+    model = PreferenceModel.load(fitted / "model")
+    table = load_users(
+        users, id_column=user_column, consent_column=None if assume_consent else "consent"
+    )
+    labels = assign_groups(report, model, table)
+    _write_assignments(out_file, table.ids.tolist(), labels)
+    for pid, groups in labels.items():
+        counts: dict[str, int] = {}
+        for g in groups:
+            counts[g] = counts.get(g, 0) + 1
+        say(f"  {pid}: " + ", ".join(f"{g} {n}" for g, n in sorted(counts.items())))
+    say(f"wrote {out_file}")
+
+
+@cohorts_app.command()
+@fails_cleanly
 def schema(
     name: Annotated[str, typer.Argument(help="cohorts, cohort-plans or group.")],
 ) -> None:

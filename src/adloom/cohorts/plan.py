@@ -16,12 +16,20 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+import numpy as np
+
+from adloom.cohorts.data import Users
+from adloom.cohorts.grouping import assign
 from adloom.cohorts.report import CohortPlans, CohortReport, Group, GroupCreative
 from adloom.director.base import Planner
 from adloom.domain import Campaign, Consent, Context, CreativePlan, HistoryItem, User
 from adloom.errors import InputError
 from adloom.io import write_model
+
+if TYPE_CHECKING:  # the model needs torch; planning from a report does not
+    from adloom.cohorts.model import PreferenceModel
 
 #: How many of the group's best creatives describe it to the Director.
 TOP_CREATIVES = 2
@@ -167,3 +175,27 @@ def write_cohort_plans(
     )
     write_model(out / "cohort-plans.json", result)
     return result
+
+
+def assign_groups(
+    report: CohortReport, model: PreferenceModel, users: Users
+) -> dict[str, list[str]]:
+    """Each user's group per product: the nearest personalized group's centre in the
+    product's preference space, or ``generic`` without consent or for a product whose
+    groups are all served the generic creative. New users need no refit."""
+    from adloom.cohorts.fit import GENERIC
+
+    ux = model.user_features(users)
+    consented = users.consented
+    out: dict[str, list[str]] = {}
+    for product in report.products:
+        groups = [g for g in product.groups if g.status == "personalized"]
+        labels = np.full(len(users), GENERIC, dtype=object)
+        if groups and consented.any():
+            creatives = [c.item_id for c in groups[0].profile.creatives]
+            emb = model.embed(ux[consented], creatives)
+            centres = np.asarray([g.centre for g in groups], dtype=np.float32)
+            nearest, _ = assign(emb, centres)
+            labels[np.flatnonzero(consented)] = [groups[i].group_id for i in nearest]
+        out[product.product_id] = [str(v) for v in labels]
+    return out
