@@ -227,15 +227,18 @@ def match_segment(
         brightness = float(np.clip(gain * (host_y - seg_y), -0.2, 0.2))
         saturation = float(np.clip(1 + gain * (host_c / max(seg_c, 1e-3) - 1), 0.6, 1.4))
         chain += f",eq=brightness={brightness:.4f}:saturation={saturation:.4f}"
-        d = min(settings.transition_s, duration / 3)
-        inputs += ["-loop", "1", "-i", str(work / "before.png")]
-        inputs += ["-loop", "1", "-i", str(work / "after.png")]
+        # Blends counted in frames, on timestamps rebased to frame numbers: the first frame
+        # is the host's last one fully, the last frame the host's next one fully.
+        k = max(1, min(round(settings.transition_s * fps), frames // 3))
+        rate = ["-loop", "1", "-framerate", f"{fps:g}", "-i"]
+        inputs += [*rate, str(work / "before.png"), *rate, str(work / "after.png")]
         graph += [
-            chain + "[seg]",
-            f"[1:v]scale={w}:{h},format=yuva420p,trim=duration={duration:.6f},"
-            f"fade=t=out:st=0:d={d:.4f}:alpha=1[hin]",
-            f"[2:v]scale={w}:{h},format=yuva420p,trim=duration={duration:.6f},"
-            f"fade=t=in:st={max(0.0, duration - d - 1 / fps):.4f}:d={d:.4f}:alpha=1[hout]",
+            chain + ",setpts=N/FRAME_RATE/TB[seg]",
+            f"[1:v]scale={w}:{h},format=yuva420p,trim=end_frame={frames},"
+            f"fade=t=out:start_frame=0:nb_frames={k}:alpha=1,setpts=N/FRAME_RATE/TB[hin]",
+            f"[2:v]scale={w}:{h},format=yuva420p,trim=end_frame={frames},"
+            f"fade=t=in:start_frame={max(0, frames - k - 1)}:nb_frames={k}:alpha=1,"
+            "setpts=N/FRAME_RATE/TB[hout]",
             "[seg][hin]overlay=eof_action=pass[s1]",
             "[s1][hout]overlay=eof_action=pass[s2]",
         ]
