@@ -79,6 +79,11 @@ class IntegrateSettings(BaseModel):
     media_url: str | None = Field(
         None, description="Where the segment will be served (VAST MediaFile); default file URI."
     )
+    vast_url: str | None = Field(
+        None,
+        description="Where segment.vast.xml will be served: the VMAP then points at it "
+        "(AdTagURI) instead of embedding it (VASTAdData).",
+    )
     tracking_url: str = Field(
         "https://ads.example.com/track", description="Base of the VAST impression URL."
     )
@@ -235,7 +240,14 @@ def integrate(
         write_text(
             tmp / FILES["vmap"],
             vmap(
-                [AdBreak(break_id="pci-1", time_offset_s=decision.point.time_s, vast_xml=vast_xml)]
+                [
+                    AdBreak(
+                        break_id="pci-1",
+                        time_offset_s=decision.point.time_s,
+                        vast_xml=None if settings.vast_url else vast_xml,
+                        ad_tag_uri=settings.vast_url,
+                    )
+                ]
             ),
         )
         segment = woven.segment.model_copy(update={"path": str(out_dir / FILES["segment"])})

@@ -41,6 +41,10 @@ def integrate_command(
     baseline: Annotated[
         bool, typer.Option(help="Also weave the generic midpoint integration for comparison.")
     ] = True,
+    vast_url: Annotated[
+        str | None,
+        typer.Option(help="Where segment.vast.xml will be served; the VMAP then links to it."),
+    ] = None,
     seed: int = 0,
 ) -> None:
     """Weave a personalized segment into a host video at a natural moment (PCI)."""
@@ -62,6 +66,7 @@ def integrate_command(
         verifier=verifier,
         segment_s=segment_s,
         baseline=baseline,
+        vast_url=vast_url,
         decision=IntegrationSettings(embedder=embedder),
     )
     report = integrate(host, campaign, prod, out_dir, user=the_user, settings=settings, seed=seed)

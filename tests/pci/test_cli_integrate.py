@@ -30,7 +30,7 @@ def test_integrate_writes_the_woven_video(host_video: Path, tmp_path: Path) -> N
     args = [
         "integrate", "--host", str(host_video), "--campaign", str(_campaign_file(tmp_path)),
         "--out", str(out), "--segment-s", "5", "--verifier", "basic", "--embedder", "hashing",
-        "--no-baseline",
+        "--no-baseline", "--vast-url", "https://ads.example.com/pci/segment.vast.xml",
     ]  # fmt: skip
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
@@ -40,6 +40,9 @@ def test_integrate_writes_the_woven_video(host_video: Path, tmp_path: Path) -> N
     assert report["baseline"] is None
     assert report["plan"]["kind"] == "generic"
     assert (out / "woven.mp4").stat().st_size > 0
+    vmap = (out / "woven.vmap.xml").read_text()
+    assert "<![CDATA[https://ads.example.com/pci/segment.vast.xml]]>" in vmap
+    assert "VASTAdData" not in vmap
 
 
 @pytest.mark.parametrize(
