@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import av
@@ -150,3 +152,22 @@ def test_render_refuses_ungrounded_plan(tmp_path: Path) -> None:
     assert r.exit_code == 2
     assert "plan.json: scenes.0.on_screen_text: text 'Cures acne overnight' differs" in r.output
     assert not video.exists()
+
+
+def test_errors_keep_their_brackets(tmp_path: Path) -> None:
+    """Error text is printed as text: an install hint like adloom[serve] stays whole."""
+    bad = tmp_path / "[draft] campaign.json"
+    bad.write_text("{not json")
+    r = runner.invoke(app, ["plan", "--campaign", str(bad)])
+    assert r.exit_code == 2
+    assert "[draft] campaign.json" in r.output
+
+
+def test_runs_as_a_module() -> None:
+    """``python -m adloom.cli`` loads its sub-commands (they import helpers from it)."""
+    r = subprocess.run(
+        [sys.executable, "-m", "adloom.cli", "--help"], capture_output=True, text=True, timeout=120
+    )
+    assert r.returncode == 0, r.stderr
+    for command in ("serve", "report", "bench", "cohorts", "integrate"):
+        assert command in r.stdout

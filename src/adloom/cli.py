@@ -2,6 +2,13 @@
 
 from __future__ import annotations
 
+if __name__ == "__main__":  # pragma: no cover - ``python -m adloom.cli``
+    # Run the importable module rather than this file as a second copy: the sub-commands
+    # import their helpers from ``adloom.cli`` and would find it half-built.
+    from adloom.cli import app as _app
+
+    raise SystemExit(_app())
+
 import json
 import sys
 import time
@@ -12,6 +19,7 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from adloom.domain import SCHEMAS, Context, User
@@ -38,7 +46,7 @@ def fails_cleanly(fn: F) -> F:
         try:
             return fn(*args, **kwargs)
         except AdloomError as exc:
-            err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+            err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
             raise typer.Exit(2) from None
 
     return wrapper  # type: ignore[return-value]
@@ -554,7 +562,3 @@ app.add_typer(cohorts_app, name="cohorts")
 from adloom.integrate_cli import integrate_command  # noqa: E402
 
 app.command("integrate")(fails_cleanly(integrate_command))
-
-
-if __name__ == "__main__":  # pragma: no cover
-    app()
