@@ -830,7 +830,7 @@ class IntegrationCandidate(Model):
 
     time_s: float = Field(ge=0.0)
     frame: int = Field(ge=0, description="First host frame after the segment (the return).")
-    kind: Literal["shot_boundary", "calm", "midpoint", "random"]
+    kind: Literal["shot_boundary", "calm", "midpoint", "random", "manual"]
     shot_index: int = Field(ge=0, description="The shot the viewer leaves.")
     continuity: float = Field(ge=0.0, le=1.0)
     semantic_fit: float = Field(ge=0.0, le=1.0)
@@ -844,7 +844,7 @@ class IntegrationDecision(Model):
     """Where the segment goes, and why: the PCI counterpart of the plan's matching."""
 
     host_sha256: str
-    strategy: Literal["ranked", "midpoint", "random"]
+    strategy: Literal["ranked", "midpoint", "random", "manual"]
     point: IntegrationCandidate
     start_frame: int = Field(ge=0, description="The host frame the segment starts from.")
     rationale: str

@@ -32,6 +32,7 @@ from adloom.director.integration import (
     baseline,
     decide,
     integration_plan,
+    manual,
 )
 from adloom.domain import (
     Campaign,
@@ -72,6 +73,9 @@ class IntegrateSettings(BaseModel):
     renderer: str | dict[str, Any] = "template"
     verifier: str | dict[str, Any] = "full"
     segment_s: float = Field(6.0, ge=5.0, le=60.0, description="Segment length (s).")
+    at_s: float | None = Field(
+        None, description="Integrate here (seconds into the host) instead of the ranked choice."
+    )
     decision: IntegrationSettings = Field(default_factory=IntegrationSettings)
     splice: SpliceSettings = Field(default_factory=SpliceSettings)
     checks: IntegrationOptions = Field(default_factory=IntegrationOptions)
@@ -196,7 +200,10 @@ def integrate(
     host: HostAnalysis = analyzer.analyze(host_path)
     if host.video_codec != "h264":  # refused before anything is rendered
         raise InputError(host_path, f"video codec {host.video_codec!r}: splicing copies H.264 only")
-    decision = decide(host, product, settings.decision)
+    if settings.at_s is None:
+        decision = decide(host, product, settings.decision)
+    else:
+        decision = manual(host, settings.at_s, product, settings.decision)
     planner = registry.create("planner", settings.planner, "template")
     with atomic_dir(out_dir) as tmp:
         picture = frame_image(host, decision.start_frame)

@@ -41,6 +41,10 @@ def integrate_command(
     baseline: Annotated[
         bool, typer.Option(help="Also weave the generic midpoint integration for comparison.")
     ] = True,
+    at: Annotated[
+        float | None,
+        typer.Option("--at", help="Integrate at this second of the host, overriding the choice."),
+    ] = None,
     vast_url: Annotated[
         str | None,
         typer.Option(help="Where segment.vast.xml will be served; the VMAP then links to it."),
@@ -67,6 +71,7 @@ def integrate_command(
         segment_s=segment_s,
         baseline=baseline,
         vast_url=vast_url,
+        at_s=at,
         decision=IntegrationSettings(embedder=embedder),
     )
     report = integrate(host, campaign, prod, out_dir, user=the_user, settings=settings, seed=seed)

@@ -31,6 +31,7 @@ def test_integrate_writes_the_woven_video(host_video: Path, tmp_path: Path) -> N
         "integrate", "--host", str(host_video), "--campaign", str(_campaign_file(tmp_path)),
         "--out", str(out), "--segment-s", "5", "--verifier", "basic", "--embedder", "hashing",
         "--no-baseline", "--vast-url", "https://ads.example.com/pci/segment.vast.xml",
+        "--at", "2.5",
     ]  # fmt: skip
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
@@ -38,6 +39,8 @@ def test_integrate_writes_the_woven_video(host_video: Path, tmp_path: Path) -> N
     assert "verdict:" in result.output
     report = json.loads((out / "report.json").read_text())
     assert report["baseline"] is None
+    assert report["decision"]["strategy"] == "manual"
+    assert report["decision"]["point"]["frame"] == 62
     assert report["plan"]["kind"] == "generic"
     assert (out / "woven.mp4").stat().st_size > 0
     vmap = (out / "woven.vmap.xml").read_text()

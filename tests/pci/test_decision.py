@@ -14,6 +14,7 @@ from adloom.director.integration import (
     candidate_points,
     decide,
     integration_plan,
+    manual,
     segment_context,
 )
 from adloom.domain import Consent, Context, HistoryItem, HostAnalysis, User
@@ -65,6 +66,19 @@ def test_chosen_point_beats_the_baselines(host: HostAnalysis, tmp_path: Path) ->
     assert chosen.score >= middle.score
     assert chosen.score > sum(r.score for r in randoms) / len(randoms)
     assert chosen.continuity >= sum(r.continuity for r in randoms) / len(randoms)
+
+
+def test_manual_point_is_scored_and_explained(host: HostAnalysis, tmp_path: Path) -> None:
+    product = small_campaign(tmp_path).products[0]
+    d = manual(host, 4.5, product, SETTINGS)
+    assert d.strategy == "manual"
+    assert d.point.kind == "manual"
+    assert (d.point.frame, d.start_frame) == (112, 111)
+    assert d.rationale.startswith("chosen by hand at 4.48s")
+    assert not d.point.allowed  # inside the voiced shot: reported, not silently accepted
+    assert "speech-like audio around the point" in d.rationale
+    with pytest.raises(InputError, match="integration point: 30s is outside the host"):
+        manual(host, 30.0, product, SETTINGS)
 
 
 def test_segment_context_follows_the_host(host: HostAnalysis) -> None:

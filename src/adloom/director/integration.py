@@ -49,7 +49,7 @@ from adloom.domain import (
 )
 from adloom.errors import InputError
 
-Kind = Literal["shot_boundary", "calm", "midpoint", "random"]
+Kind = Literal["shot_boundary", "calm", "midpoint", "random", "manual"]
 
 
 class IntegrationSettings(BaseModel):
@@ -240,6 +240,32 @@ def baseline(
         point=point,
         start_frame=max(0, point.frame - 1),
         rationale=f"{strategy} of the host at {point.time_s:.2f}s, chosen without analysis",
+        candidates=[point],
+    )
+
+
+def manual(
+    host: HostAnalysis,
+    time_s: float,
+    product: Product,
+    settings: IntegrationSettings | None = None,
+) -> IntegrationDecision:
+    """A point a person chose (the plan is an interface: it can be overridden), scored
+    like the others so the report shows what the choice costs."""
+    settings = settings or IntegrationSettings()
+    last = (host.frame_count - 1) / host.fps
+    if not 1 / host.fps <= time_s <= last:
+        raise InputError("integration point", f"{time_s:g}s is outside the host (0.04-{last:.2f}s)")
+    fits = _fits(host, product, settings)
+    point = score_point(host, time_s, "manual", fits[_shot_at(host, time_s).index], settings)
+    point = point.model_copy(update={"frame": max(1, point.frame)})
+    why = [f"chosen by hand at {point.time_s:.2f}s (frame {point.frame})", *point.reasons]
+    return IntegrationDecision(
+        host_sha256=host.sha256,
+        strategy="manual",
+        point=point,
+        start_frame=point.frame - 1,
+        rationale="; ".join(why),
         candidates=[point],
     )
 
