@@ -230,8 +230,8 @@ def match_segment(
         # Blends counted in frames, on timestamps rebased to frame numbers: the first frame
         # is the host's last one fully, the last frame the host's next one fully.
         k = max(1, min(round(settings.transition_s * fps), frames // 3))
-        rate = ["-loop", "1", "-framerate", f"{fps:g}", "-i"]
-        inputs += [*rate, str(work / "before.png"), *rate, str(work / "after.png")]
+        looped = ["-loop", "1", "-framerate", f"{fps:g}", "-i"]
+        inputs += [*looped, str(work / "before.png"), *looped, str(work / "after.png")]
         graph += [
             chain + ",setpts=N/FRAME_RATE/TB[seg]",
             f"[1:v]scale={w}:{h},format=yuva420p,trim=end_frame={frames},"
