@@ -5,9 +5,9 @@ from __future__ import annotations
 if __name__ == "__main__":  # pragma: no cover - ``python -m adloom.cli``
     # Run the importable module rather than this file as a second copy: the sub-commands
     # import their helpers from ``adloom.cli`` and would find it half-built.
-    from adloom.cli import app as _app
+    import importlib
 
-    raise SystemExit(_app())
+    raise SystemExit(importlib.import_module("adloom.cli").app())
 
 import json
 import sys
