@@ -596,3 +596,15 @@ def test_serving_shortens_the_thread_switch_interval_and_restores_it(catalog: Ca
         assert sys.getswitchinterval() == pytest.approx(0.00025)
         decide(client, user_id="hiker")
     assert sys.getswitchinterval() == before
+
+
+def test_answers_follow_a_creative_replaced_in_the_catalog(
+    client: Any, server: AdServer, catalog: Catalog
+) -> None:
+    """The per-creative part of an answer is reused, but never past a catalog change."""
+    assert decide(client)["creative"]["disclosure"] == "AI-generated"
+    for b in catalog.built:
+        c = b.record.creative.model_copy(update={"disclosure_text": "Made with AI"})
+        server.store.put(b.record.model_copy(update={"creative": c}))
+    server.catalog.refresh()
+    assert {decide(client)["creative"]["disclosure"] for _ in range(5)} == {"Made with AI"}

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import builtins
 import importlib.util
-import json
 import math
 import sys
 import threading
@@ -22,6 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
+import orjson
 from alembic import command
 from alembic.config import Config as AlembicConfig
 from pydantic import Field, field_validator
@@ -477,7 +477,7 @@ class SqliteStore(SqlStore, Backend[SqliteConfig]):
             ]
             for d in decisions
         ]
-        conn.exec_driver_sql(_INSERT_DECISIONS, (json.dumps(rows),))
+        conn.exec_driver_sql(_INSERT_DECISIONS, (orjson.dumps(rows).decode(),))
 
 
 # ---------------------------------------------------------------------- PostgreSQL

@@ -11,6 +11,7 @@ from pydantic import BaseModel
 
 from adloom.serving.api.body import documented, parse
 from adloom.serving.engine import AdServer, DecideRequest, Outcome
+from adloom.store import CreativeRecord
 
 
 class ServedCreative(BaseModel):
@@ -65,7 +66,6 @@ def decide_body(server: AdServer, outcome: Outcome) -> dict[str, object]:
         }
     d, rec = served.decision, served.record
     urls = server.urls(d)
-    click = urls.pop("clickthrough")
     return {
         "decision_id": d.decision_id,
         "reason": d.reason,
@@ -73,21 +73,40 @@ def decide_body(server: AdServer, outcome: Outcome) -> dict[str, object]:
         "propensity": d.propensity,
         "policy": d.policy,
         "arm": d.arm,
-        "creative": {
-            "creative_id": rec.creative_id,
-            "campaign_id": rec.campaign_id,
-            "product_id": rec.product_id,
-            "kind": rec.kind,
-            "media_url": media_url(server.settings.base_url, rec.advertiser_id, rec.creative_id),
-            "mime_type": rec.creative.mime_type,
-            "width": rec.creative.width,
-            "height": rec.creative.height,
-            "duration_s": rec.creative.duration_s,
-            "disclosure": rec.creative.disclosure_text,
-            "click_url": click,
-        },
+        "creative": {**_creative(server, rec), "click_url": urls.pop("clickthrough")},
         "tracking": urls,
     }
+
+
+#: The per-creative part of a decide answer by (advertiser, creative), with the record and
+#: base URL it was built from: the same for every request that gets the creative.
+_CREATIVES: dict[tuple[str, str], tuple[CreativeRecord, str, dict[str, object]]] = {}
+_MAX_CREATIVES = 10_000
+
+
+def _creative(server: AdServer, rec: CreativeRecord) -> dict[str, object]:
+    base = server.settings.base_url
+    key = (rec.advertiser_id, rec.creative_id)
+    hit = _CREATIVES.get(key)
+    if hit is not None and hit[0] is rec and hit[1] == base:
+        return hit[2]
+    c = rec.creative
+    part: dict[str, object] = {
+        "creative_id": rec.creative_id,
+        "campaign_id": rec.campaign_id,
+        "product_id": rec.product_id,
+        "kind": rec.kind,
+        "media_url": media_url(base, rec.advertiser_id, rec.creative_id),
+        "mime_type": c.mime_type,
+        "width": c.width,
+        "height": c.height,
+        "duration_s": c.duration_s,
+        "disclosure": c.disclosure_text,
+    }
+    if len(_CREATIVES) >= _MAX_CREATIVES:
+        _CREATIVES.clear()
+    _CREATIVES[key] = (rec, base, part)
+    return part
 
 
 #: Error answers of the endpoints that validate their own bodies.
