@@ -171,3 +171,42 @@ def test_runs_as_a_module() -> None:
     assert r.returncode == 0, r.stderr
     for command in ("serve", "report", "bench", "cohorts", "integrate"):
         assert command in r.stdout
+
+
+def test_plan_with_another_director(tmp_path: Path) -> None:
+    """--planner plugs in any registered Director, here the LLM one on its scripted endpoint."""
+    config = tmp_path / "director.json"
+    config.write_text(json.dumps({"type": "fake-llm", "model": "scripted"}))
+    campaign = str(sample_dir() / "campaign.json")
+    users = str(sample_dir() / "users.json")
+    args = ["plan", "--campaign", campaign, "--users", users, "--user", "leo"]
+    r = runner.invoke(app, [*args, "--planner", str(config)])
+    assert r.exit_code == 0, r.output
+    data = json.loads(r.stdout)
+    assert (data["planner"], data["user_id"]) == ("fake-llm", "leo")
+    assert any(n.startswith("planned by a language model") for n in data["notes"])
+    # A model that only answers in prose: the embedded Director's plan, and why.
+    config.write_text(json.dumps({"type": "fake-llm", "script": ["prose"], "max_repairs": 0}))
+    r = runner.invoke(app, [*args, "--planner", str(config)])
+    assert r.exit_code == 0, r.output
+    data = json.loads(r.stdout)
+    assert data["planner"] == "template"
+    assert any(n.startswith("fallback: planned by the embedded Director") for n in data["notes"])
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ('{"model": "x"}', "expected a JSON object with a 'type'"),
+        ('{"type": "fake-llm", "colour": 1}', "colour"),
+        ("{not json", "director.json"),
+    ],
+)
+def test_plan_refuses_a_bad_director_config(tmp_path: Path, content: str, message: str) -> None:
+    config = tmp_path / "director.json"
+    config.write_text(content)
+    campaign = str(sample_dir() / "campaign.json")
+    r = runner.invoke(app, ["plan", "--campaign", campaign, "--planner", str(config)])
+    assert r.exit_code == 2
+    assert message in r.output
+    assert len(r.output.strip().splitlines()) == 1

@@ -9,7 +9,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from adloom.cli import err, fails_cleanly, out
+from adloom.cli import backend_spec, err, fails_cleanly, out
 from adloom.errors import InputError
 
 app: typer.Typer = typer.Typer(
@@ -17,19 +17,6 @@ app: typer.Typer = typer.Typer(
     help="Benchmarks: personalized against generic creatives, scored by a judge.",
     no_args_is_help=True,
 )
-
-
-def backend_spec(value: str, option: str) -> str | dict[str, Any]:
-    """A short name, or a JSON file holding a backend config (with ``type``)."""
-    path = Path(value)
-    if value.endswith(".json") or path.is_file():
-        from adloom.io import read_json
-
-        data = read_json(path)
-        if not isinstance(data, dict) or "type" not in data:
-            raise InputError(path, f"{option}: expected a JSON object with a 'type'")
-        return data
-    return value
 
 
 @app.command()

@@ -158,6 +158,19 @@ def _context(base: Context, aspect_ratio: str | None, duration: float | None) ->
     return parse(Context, data, "--aspect-ratio/--duration")
 
 
+def backend_spec(value: str, option: str) -> str | dict[str, Any]:
+    """A short name, or a JSON file holding a backend config (with ``type``)."""
+    path = Path(value)
+    if value.endswith(".json") or path.is_file():
+        from adloom.io import read_json
+
+        data = read_json(path)
+        if not isinstance(data, dict) or "type" not in data:
+            raise InputError(path, f"{option}: expected a JSON object with a 'type'")
+        return data
+    return value
+
+
 def _emit(text: str, dest: Path | None) -> None:
     from adloom.io import write_text
 
@@ -181,6 +194,14 @@ def plan(
     out_file: Annotated[
         Path | None, typer.Option("--out", "-o", help="Write the plan here.")
     ] = None,
+    planner_spec: Annotated[
+        str,
+        typer.Option(
+            "--planner",
+            help="Director: template (embedded), openai, or a JSON config file "
+            "(e.g. an OpenAI-compatible endpoint's base_url and model).",
+        ),
+    ] = "template",
 ) -> None:
     """Write a CreativePlan (JSON) for one user and product, or the generic plan."""
     from adloom import registry
@@ -194,7 +215,7 @@ def plan(
         if users_file is None:
             raise InputError("--users", "required with --user")
         the_user = _find_user(load_users(users_file), user, users_file)
-    planner = registry.create("planner", "template", "template")
+    planner = registry.create("planner", backend_spec(planner_spec, "--planner"), "template")
     result = planner.plan(campaign, prod, ctx, the_user, seed=seed)
     _emit(result.model_dump_json(indent=2), out_file)
 
