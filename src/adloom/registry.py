@@ -1,8 +1,9 @@
 """Backends chosen by short name.
 
 Each stage (``planner``, ``renderer``, ``verifier``, ``reflector``, ``embedder``) and each
-serving component (``store``, ``counters``, ``policy``) and measurement component (``ope``
-estimators, ``uplift`` meta-learners) has a table of short names.
+serving component (``store``, ``counters``, ``policy``), measurement component (``ope``
+estimators, ``uplift`` meta-learners) and cohorts component (``clusterer``,
+``image_encoder``) has a table of short names.
 Built-ins are registered as dotted paths so that importing adloom never imports a heavy
 backend (torch, diffusers, SQLAlchemy) until it is asked for. A name that is not in the
 table may be a dotted path (``package.module:Class``) or an entry point in the
@@ -35,6 +36,8 @@ KINDS = (
     "uplift",
     "judge",
     "host",
+    "clusterer",
+    "image_encoder",
 )
 
 _BUILTINS: dict[str, dict[str, str]] = {
@@ -81,6 +84,14 @@ _BUILTINS: dict[str, dict[str, str]] = {
         "openai": "adloom.verifier.judge:OpenAIJudge",
     },
     "host": {"embedded": "adloom.director.host:EmbeddedHostAnalyzer"},
+    "clusterer": {
+        "numpy": "adloom.cohorts.grouping:NumpyKMeans",
+        "sklearn": "adloom.cohorts.grouping:SklearnKMeans",
+    },
+    "image_encoder": {
+        "efficientnet": "adloom.cohorts.encoders:EfficientNetLite",
+        "pixels": "adloom.cohorts.encoders:PixelStats",
+    },
     "uplift": {
         "s": "adloom.measurement.uplift:SLearner",
         "t": "adloom.measurement.uplift:TLearner",
@@ -181,7 +192,8 @@ def create(kind: str, spec: str | dict[str, Any] | BackendConfig | None, default
     name = spec.get("type", default)
     cls = resolve(kind, str(name))
     try:
-        config = cls.Config.model_validate({**spec, "type": name})
+        # A dotted path names the class; its config still expects its own short name.
+        config = cls.Config.model_validate({**spec, "type": getattr(cls, "name", name)})
     except ValidationError as exc:
         err = exc.errors()[0]
         loc = ".".join(str(p) for p in err["loc"])

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from adloom.cohorts import backends
+from adloom import registry
 from adloom.cohorts.data import Items
 from adloom.cohorts.encoders import IMAGE_TOKENS, EfficientNetLite, PixelStats, encode_items
 from adloom.cohorts.simulate import draw_creative
@@ -47,7 +47,7 @@ def test_unreadable_image(tmp_path: Path) -> None:
 def test_efficientnet_lite0_tells_styles_apart(tmp_path: Path) -> None:
     styles = ("bold", "calm", "bold")
     paths = [str(draw_creative(tmp_path / f"{i}.png", s, seed=3 * i)) for i, s in enumerate(styles)]
-    encoder = backends.create("image_encoder", "efficientnet", "efficientnet")
+    encoder = registry.create("image_encoder", "efficientnet", "efficientnet")
     assert isinstance(encoder, EfficientNetLite)
     tokens = encoder.encode(paths)
     assert tokens.shape == (3, IMAGE_TOKENS, 1280)

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import calinski_harabasz_score, davies_bouldin_score, silhouette_score
 
-from adloom.cohorts import backends
+from adloom import registry
 from adloom.cohorts.fit import enforce_min_size
 from adloom.cohorts.grouping import (
     GroupingConfig,
@@ -136,17 +136,17 @@ def test_group_rejects(x: np.ndarray, message: str) -> None:
 
 def test_backend_table() -> None:
     with pytest.raises(AdloomError, match=r"unknown clusterer backend 'faiss' \(available: numpy"):
-        backends.create("clusterer", "faiss", "numpy")
-    with pytest.raises(AdloomError, match="unknown cohorts backend kind"):
-        backends.resolve("planner", "x")
+        registry.create("clusterer", "faiss", "numpy")
+    with pytest.raises(AdloomError, match="unknown backend kind"):
+        registry.resolve("cohort", "x")
     with pytest.raises(AdloomError, match=r"clusterer backend 'numpy': n_init"):
-        backends.create("clusterer", {"type": "numpy", "n_init": 0}, "numpy")
+        registry.create("clusterer", {"type": "numpy", "n_init": 0}, "numpy")
     with pytest.raises(AdloomError, match="cannot load"):
-        backends.create("clusterer", "adloom.cohorts.grouping:Missing", "numpy")
-    dotted = backends.create("clusterer", "adloom.cohorts.grouping:SklearnKMeans", "numpy")
+        registry.create("clusterer", "adloom.cohorts.grouping:Missing", "numpy")
+    dotted = registry.create("clusterer", "adloom.cohorts.grouping:SklearnKMeans", "numpy")
     assert dotted.name == "sklearn"
     config = NumpyKMeansConfig(n_init=2)
-    assert backends.create("clusterer", config, "numpy").config.n_init == 2
+    assert registry.create("clusterer", config, "numpy").config.n_init == 2
 
 
 def test_k_anonymity_merge_folds_small_groups_into_nearest() -> None:

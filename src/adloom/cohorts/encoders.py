@@ -20,7 +20,6 @@ from numpy.typing import NDArray
 from PIL import Image, UnidentifiedImageError
 
 from adloom import registry
-from adloom.cohorts import backends
 from adloom.cohorts.data import Items
 from adloom.errors import InputError, MissingExtraError
 from adloom.registry import Backend, BackendConfig
@@ -182,7 +181,7 @@ def encode_items(
         pos += m
     with_image = [i for i, p in enumerate(items.images) if p is not None]
     if with_image:
-        encoder: ImageEncoder = backends.create("image_encoder", image_encoder, "efficientnet")
+        encoder: ImageEncoder = registry.create("image_encoder", image_encoder, "efficientnet")
         tokens = encoder.encode([str(items.images[i]) for i in with_image])
         image = np.zeros((len(items), IMAGE_TOKENS, encoder.dim), dtype=np.float32)
         image[with_image] = tokens

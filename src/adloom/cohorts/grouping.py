@@ -22,7 +22,7 @@ import numpy as np
 from numpy.typing import NDArray
 from pydantic import Field, model_validator
 
-from adloom.cohorts import backends
+from adloom import registry
 from adloom.domain import Model
 from adloom.errors import InputError
 from adloom.registry import Backend, BackendConfig
@@ -369,7 +369,7 @@ def group(x: F32, config: GroupingConfig | None = None) -> Grouping:
         raise InputError("embeddings", "expected a non-empty (rows, dims) array")
     if not np.all(np.isfinite(x)):
         raise InputError("embeddings", "not finite")
-    clusterer: Clusterer = backends.create("clusterer", cfg.clusterer, "numpy")
+    clusterer: Clusterer = registry.create("clusterer", cfg.clusterer, "numpy")
     rng = np.random.default_rng(cfg.seed)
     n = len(x)
     sample_idx = (
