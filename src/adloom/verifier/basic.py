@@ -144,23 +144,33 @@ class BasicVerifier(Verifier, Backend[BasicVerifierConfig]):
         ctx = self.context(creative, plan, campaign, profile, reference=reference)
         policy = self.config.decision
         checks = [c for c in self.checks if c.name not in policy.skip]
-        findings = [
-            overridden(f, policy.severity.get(f.result.name)) for f in run_checks(ctx, checks)
-        ]
-        scores = track_scores(findings)
-        decision = decide(findings, policy, scores)
-        return Verdict(
-            creative_id=creative.creative_id,
-            plan_id=plan.plan_id,
-            decision=decision,
-            checks=[f.result for f in findings],
-            evidence=[e for f in findings for e in f.evidence],
-            rationale=rationale(
-                decision, findings, skipped=ctx.video is None, scores=scores, policy=policy
-            ),
-            verifier=self.name,
-            track_scores=scores,
-        )
+        return judge_checks(ctx, checks, policy, creative, plan, self.name)
+
+
+def judge_checks(
+    ctx: CheckContext,
+    checks: Sequence[Check],
+    policy: DecisionPolicy,
+    creative: Creative,
+    plan: CreativePlan,
+    verifier: str,
+) -> Verdict:
+    """Run ``checks`` and decide: every verifier reaches its verdict the same way."""
+    findings = [overridden(f, policy.severity.get(f.result.name)) for f in run_checks(ctx, checks)]
+    scores = track_scores(findings)
+    decision = decide(findings, policy, scores)
+    return Verdict(
+        creative_id=creative.creative_id,
+        plan_id=plan.plan_id,
+        decision=decision,
+        checks=[f.result for f in findings],
+        evidence=[e for f in findings for e in f.evidence],
+        rationale=rationale(
+            decision, findings, skipped=ctx.video is None, scores=scores, policy=policy
+        ),
+        verifier=verifier,
+        track_scores=scores,
+    )
 
 
 def overridden(finding: Finding, severity: Severity | None) -> Finding:

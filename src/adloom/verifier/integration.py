@@ -30,8 +30,8 @@ from adloom.domain import (
     Verdict,
 )
 from adloom.errors import InputError
-from adloom.verifier.basic import BasicVerifier, decide, overridden, rationale, track_scores
-from adloom.verifier.checks import Check, CheckContext, Outcome, Problem, check, run_checks
+from adloom.verifier.basic import BasicVerifier, judge_checks
+from adloom.verifier.checks import Check, CheckContext, Outcome, Problem, check
 
 U8 = npt.NDArray[np.uint8]
 
@@ -268,21 +268,7 @@ def verify_integration(
     policy = verifier.config.decision
     skip = {*policy.skip, *PLACEMENT_CHECKS}
     checks = [c for c in (*verifier.checks, *CHECKS) if c.name not in skip]
-    findings = [overridden(f, policy.severity.get(f.result.name)) for f in run_checks(ctx, checks)]
-    scores = track_scores(findings)
-    decision = decide(findings, policy, scores)
-    return Verdict(
-        creative_id=segment.creative_id,
-        plan_id=plan.plan_id,
-        decision=decision,
-        checks=[f.result for f in findings],
-        evidence=[e for f in findings for e in f.evidence],
-        rationale=rationale(
-            decision, findings, skipped=ctx.video is None, scores=scores, policy=policy
-        ),
-        verifier=f"{verifier.name}+integration",
-        track_scores=scores,
-    )
+    return judge_checks(ctx, checks, policy, segment, plan, f"{verifier.name}+integration")
 
 
 class _WithIntegration:
