@@ -11,7 +11,9 @@ import logging
 import threading
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Generic, TypeVar
 
 from adloom.store import (
     Advertiser,
@@ -23,6 +25,8 @@ from adloom.store import (
 )
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 
 def key_hash(api_key: str) -> str:
@@ -124,3 +128,27 @@ class Catalog:
         if time.monotonic() - self.loaded_at < seconds:
             return False
         return self.refresh(if_changed=True)
+
+
+class PerCreative(Generic[T]):
+    """Values built from a creative's catalog records (its VAST, its part of an answer),
+    kept by (advertiser, creative) while the snapshot keeps serving those same records.
+
+    A refresh replaces the records, so a value built from replaced ones is rebuilt on its
+    next use; ``sources`` are compared by identity, which costs nothing per request.
+    """
+
+    def __init__(self, limit: int = 10_000) -> None:
+        self._values: dict[tuple[str, str], tuple[tuple[object, ...], T]] = {}
+        self._limit = limit
+
+    def get(self, rec: CreativeRecord, sources: tuple[object, ...], build: Callable[[], T]) -> T:
+        key = (rec.advertiser_id, rec.creative_id)
+        hit = self._values.get(key)
+        if hit is not None and all(a is b for a, b in zip(hit[0], sources, strict=True)):
+            return hit[1]
+        value = build()
+        if len(self._values) >= self._limit:
+            self._values.clear()
+        self._values[key] = (sources, value)
+        return value

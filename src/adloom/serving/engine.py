@@ -247,16 +247,13 @@ class AdServer:
             for k, n in zip(camps, values[len(candidates) :], strict=True)
             if n >= camps[k].frequency_cap.impressions_per_window
         }
-        if capped:
-            kept = [
-                (c, r, n)
-                for (c, r), n in zip(candidates, seen, strict=True)
-                if (c.advertiser_id, c.campaign.id) not in capped
-            ]
-            if not kept:
-                return []
-        else:
-            kept = [(c, r, n) for (c, r), n in zip(candidates, seen, strict=True)]
+        kept = [
+            (c, r, n)
+            for (c, r), n in zip(candidates, seen, strict=True)
+            if (c.advertiser_id, c.campaign.id) not in capped
+        ]
+        if not kept:
+            return []
         rested = [(c, r) for c, r, n in kept if n < c.frequency_cap.fatigue_after]
         if rested:
             return rested
@@ -324,7 +321,7 @@ class AdServer:
                 "aspect_ratio": request.context.aspect_ratio,
             },
         )
-        self.log.add_decision(decision)
+        self.log.add((decision,))
         pending: _Pending = (
             rec.arm,
             x,

@@ -142,16 +142,6 @@ class BufferedLog:
         if size >= self.batch:
             self._wake.set()
 
-    def add_decision(self, decision: Decision) -> None:
-        """:meth:`add` for the one decision of a request, without its argument handling."""
-        if self._closed:
-            raise AdloomError("event log is closed: records can no longer be added")
-        with self._lock:
-            self._queue.append(decision)
-            size = len(self._queue)
-        if size >= self.batch:
-            self._wake.set()
-
     def seen(self, decision_id: str, type: str) -> bool:
         """Whether this (decision_id, type) came recently; marks it seen either way.
 

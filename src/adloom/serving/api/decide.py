@@ -10,6 +10,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel
 
 from adloom.serving.api.body import documented, parse
+from adloom.serving.catalog import PerCreative
 from adloom.serving.engine import AdServer, DecideRequest, Outcome
 from adloom.store import CreativeRecord
 
@@ -78,35 +79,29 @@ def decide_body(server: AdServer, outcome: Outcome) -> dict[str, object]:
     }
 
 
-#: The per-creative part of a decide answer by (advertiser, creative), with the record and
-#: base URL it was built from: the same for every request that gets the creative.
-_CREATIVES: dict[tuple[str, str], tuple[CreativeRecord, str, dict[str, object]]] = {}
-_MAX_CREATIVES = 10_000
+#: The per-creative part of a decide answer: the same for every request that gets it.
+_CREATIVES: PerCreative[dict[str, object]] = PerCreative()
 
 
 def _creative(server: AdServer, rec: CreativeRecord) -> dict[str, object]:
     base = server.settings.base_url
-    key = (rec.advertiser_id, rec.creative_id)
-    hit = _CREATIVES.get(key)
-    if hit is not None and hit[0] is rec and hit[1] == base:
-        return hit[2]
-    c = rec.creative
-    part: dict[str, object] = {
-        "creative_id": rec.creative_id,
-        "campaign_id": rec.campaign_id,
-        "product_id": rec.product_id,
-        "kind": rec.kind,
-        "media_url": media_url(base, rec.advertiser_id, rec.creative_id),
-        "mime_type": c.mime_type,
-        "width": c.width,
-        "height": c.height,
-        "duration_s": c.duration_s,
-        "disclosure": c.disclosure_text,
-    }
-    if len(_CREATIVES) >= _MAX_CREATIVES:
-        _CREATIVES.clear()
-    _CREATIVES[key] = (rec, base, part)
-    return part
+
+    def build() -> dict[str, object]:
+        c = rec.creative
+        return {
+            "creative_id": rec.creative_id,
+            "campaign_id": rec.campaign_id,
+            "product_id": rec.product_id,
+            "kind": rec.kind,
+            "media_url": media_url(base, rec.advertiser_id, rec.creative_id),
+            "mime_type": c.mime_type,
+            "width": c.width,
+            "height": c.height,
+            "duration_s": c.duration_s,
+            "disclosure": c.disclosure_text,
+        }
+
+    return _CREATIVES.get(rec, (rec, base), build)
 
 
 #: Error answers of the endpoints that validate their own bodies.

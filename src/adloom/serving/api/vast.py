@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query, Response
 from adloom.serving import vast as vastxml
 from adloom.serving.api.decide import media_url
 from adloom.serving.api.deps import Server
+from adloom.serving.catalog import PerCreative
 from adloom.serving.engine import TRACKED, AdServer, DecideRequest, RequestContext, Served
 from adloom.store import CampaignRecord, CreativeRecord
 
@@ -25,19 +26,17 @@ def vast_document(server: AdServer, served: Served) -> str:
     return _template(server, served).render(urls)
 
 
-#: VAST templates by (advertiser, creative), each with the records it was built from.
-_TEMPLATES: dict[tuple[str, str], tuple[CreativeRecord, CampaignRecord, str, vastxml.Template]]
-_TEMPLATES = {}
-_MAX_TEMPLATES = 10_000
+#: Each creative's VAST with placeholders, filled per request.
+_TEMPLATES: PerCreative[vastxml.Template] = PerCreative()
 
 
 def _template(server: AdServer, served: Served) -> vastxml.Template:
     """The creative's VAST with placeholders, rebuilt when the catalog replaced a record."""
     rec, camp, base = served.record, served.campaign, server.settings.base_url
-    key = (rec.advertiser_id, rec.creative_id)
-    hit = _TEMPLATES.get(key)
-    if hit is not None and hit[0] is rec and hit[1] is camp and hit[2] == base:
-        return hit[3]
+    return _TEMPLATES.get(rec, (rec, camp, base), lambda: _build_template(rec, camp, base))
+
+
+def _build_template(rec: CreativeRecord, camp: CampaignRecord, base: str) -> vastxml.Template:
     product = next((p for p in camp.campaign.products if p.id == rec.product_id), None)
     c = rec.creative
     slot = vastxml.slot
@@ -68,11 +67,7 @@ def _template(server: AdServer, served: Served) -> vastxml.Template:
             kind=rec.kind,
         ),
     )
-    template = vastxml.Template(ad)
-    if len(_TEMPLATES) >= _MAX_TEMPLATES:
-        _TEMPLATES.clear()
-    _TEMPLATES[key] = (rec, camp, base, template)
-    return template
+    return vastxml.Template(ad)
 
 
 @router.get(

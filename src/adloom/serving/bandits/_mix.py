@@ -95,8 +95,8 @@ def require_keys(state: Any, keys: Sequence[str], policy: str) -> dict[str, Any]
     return state
 
 
-#: A cached mixed rule: probabilities as an array and as a list, and the greedy mask.
-_Rule = tuple[np.ndarray, list[float], Greedy]
+#: A cached mixed rule: the probabilities (a list, for drawing) and the greedy mask.
+_Rule = tuple[list[float], Greedy]
 
 
 class MixedPolicy(Policy, ABC):
@@ -135,8 +135,8 @@ class MixedPolicy(Policy, ABC):
         """Replace learned state from ``_export`` data (lock held); validate first."""
 
     def _mixed(self, arms: list[str], x: np.ndarray) -> _Rule:
-        """The mixed vector (also as a list, for drawing) and greedy mask, from the cache
-        while the state is unchanged."""
+        """The mixed probabilities and greedy mask, from the cache while the state is
+        unchanged."""
         key = (tuple(arms), np.asarray(x).tobytes())
         hit = self._rules.get(key)
         if hit is not None:
@@ -144,10 +144,9 @@ class MixedPolicy(Policy, ABC):
         rule, greedy = self._rule(arms, x)
         eps = self.config.exploration
         probs = rule * (1.0 - eps) + eps / len(arms) if eps > 0.0 else rule
-        probs.setflags(write=False)  # shared by every request of this context
         if len(self._rules) >= RULE_CACHE:
             self._rules.clear()
-        entry = (probs, probs.tolist(), greedy)
+        entry = (probs.tolist(), greedy)
         self._rules[key] = entry
         return entry
 
@@ -164,7 +163,7 @@ class MixedPolicy(Policy, ABC):
     def choose(self, arms: Sequence[str], x: np.ndarray) -> Choice:
         names = check_arms(arms)
         with self._lock:
-            _, values, greedy = self._mixed(names, x)
+            values, greedy = self._mixed(names, x)
             u = self._rng.random()
         i = _draw(values, u)
         return Choice(names[i], values[i], "exploitation" if greedy[i] else "exploration")
@@ -173,8 +172,8 @@ class MixedPolicy(Policy, ABC):
         """Each arm's probability of being chosen now under the mixed rule (sums to 1)."""
         names = check_arms(arms)
         with self._lock:
-            probs, _, _ = self._mixed(names, x)
-        return probs.copy()  # the cached vector is shared by every request of the context
+            values, _ = self._mixed(names, x)
+        return np.array(values)
 
     def state(self) -> dict[str, Any]:
         with self._lock:
