@@ -29,3 +29,9 @@ class Planner(ABC):
     ) -> CreativePlan:
         """A plan for ``product`` in ``context``: personalized for ``user`` when allowed
         and compatible enough, otherwise generic, with the reason in ``plan.matching``."""
+
+
+def compatibility_threshold(override: float | None, campaign: Campaign) -> float:
+    """The user-product compatibility below which a plan is generic: a planner's own
+    ``min_compatibility`` when it sets one, else the campaign's policy."""
+    return campaign.policy.min_compatibility if override is None else override

@@ -29,7 +29,7 @@ from typing import Any, ClassVar, Literal, TypeVar
 from pydantic import BaseModel, Field, ValidationError
 
 from adloom import registry
-from adloom.director.base import Planner
+from adloom.director.base import Planner, compatibility_threshold
 from adloom.director.grounding import history_image
 from adloom.director.profile import NO_CONSENT, NO_HISTORY, NO_USABLE_HISTORY, screen_history
 from adloom.director.stages import (
@@ -210,9 +210,7 @@ class OpenAIPlanner(Planner, Backend[OpenAIPlannerConfig]):
         return self.traces[-1] if self.traces else None
 
     def threshold(self, campaign: Campaign) -> float:
-        if self.config.min_compatibility is not None:
-            return self.config.min_compatibility
-        return campaign.policy.min_compatibility
+        return compatibility_threshold(self.config.min_compatibility, campaign)
 
     # ------------------------------------------------------------------ one stage
 

@@ -17,7 +17,7 @@ from typing import Any, ClassVar, Literal
 from pydantic import Field
 
 from adloom import registry
-from adloom.director.base import Planner
+from adloom.director.base import Planner, compatibility_threshold
 from adloom.director.embeddings import Embedder
 from adloom.director.grounding import ground_assets
 from adloom.director.matching import Match, Matcher, facets_of
@@ -104,9 +104,7 @@ class TemplatePlanner(Planner, Backend[TemplatePlannerConfig]):
         return self.profiler.profile(user)
 
     def threshold(self, campaign: Campaign) -> float:
-        if self.config.min_compatibility is not None:
-            return self.config.min_compatibility
-        return campaign.policy.min_compatibility
+        return compatibility_threshold(self.config.min_compatibility, campaign)
 
     def plan(
         self,
