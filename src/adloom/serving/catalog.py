@@ -11,10 +11,11 @@ import logging
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
+from adloom.domain import RESOLUTIONS
 from adloom.store import (
     Advertiser,
     CampaignRecord,
@@ -45,6 +46,22 @@ class Snapshot:
     )
     consent: dict[tuple[str, str], ConsentRecord] = field(default_factory=dict)
     creatives: dict[tuple[str, str], CreativeRecord] = field(default_factory=dict)
+    #: (advertiser, campaign, aspect ratio) -> the campaign's generic candidates for it,
+    #: sifted on first use: most requests get exactly these, so none repeats the sifting.
+    _generic_for: dict[tuple[str, str, str], tuple[tuple[CampaignRecord, CreativeRecord], ...]] = (
+        field(default_factory=dict, compare=False, repr=False)
+    )
+
+    def generic_candidates(
+        self, camp: CampaignRecord, aspect: str
+    ) -> tuple[tuple[CampaignRecord, CreativeRecord], ...]:
+        """``(campaign, creative)`` for the campaign's generic creatives of ``aspect``."""
+        key = (camp.advertiser_id, camp.campaign.id, aspect)
+        hit = self._generic_for.get(key)
+        if hit is None:
+            recs = of_aspect(self.generic.get((camp.advertiser_id, camp.campaign.id), ()), aspect)
+            hit = self._generic_for[key] = tuple((camp, r) for r in recs)
+        return hit
 
     @classmethod
     def load(cls, store: Store) -> Snapshot:
@@ -81,6 +98,12 @@ class Snapshot:
             consent=consent,
             creatives=creatives,
         )
+
+
+def of_aspect(recs: Sequence[CreativeRecord], aspect: str) -> Sequence[CreativeRecord]:
+    """Creatives of the requested aspect ratio; any, if none has it (for a known ratio)."""
+    same = [r for r in recs if r.context.aspect_ratio == aspect]
+    return same or (recs if aspect in RESOLUTIONS else [])
 
 
 class Catalog:

@@ -25,10 +25,10 @@ import numpy as np
 from pydantic import Field
 
 from adloom import registry
-from adloom.domain import EVENT_TYPES, RESOLUTIONS, Decision, Event, Model
+from adloom.domain import EVENT_TYPES, Decision, Event, Model
 from adloom.serving import features
-from adloom.serving.bandits import Choice, Policy
-from adloom.serving.catalog import Catalog, Snapshot
+from adloom.serving.bandits import Policy
+from adloom.serving.catalog import Catalog, Snapshot, of_aspect
 from adloom.serving.prerender import Job, Prerenderer
 from adloom.serving.settings import ServeSettings
 from adloom.serving.tracking import Signer, derive_key, tracking_urls
@@ -40,6 +40,7 @@ log = logging.getLogger(__name__)
 Channel = Literal["decide", "openrtb", "vast"]
 #: Events a served creative gets a tracking URL for (conversion has its own, longer one).
 TRACKED = tuple(e for e in EVENT_TYPES if e != "conversion")
+_WITH_CONVERSION = (*TRACKED, "conversion")
 #: Most feedback items folded into the policy on one request's time.
 LEARN_SLICE = 256
 
@@ -193,21 +194,26 @@ class AdServer:
         fits: Fits | None,
     ) -> Outcome:
         user = request.user_id
-        aspect = request.context.aspect_ratio
-        personal = personalize and request.consent is not False
+        ctx = request.context
+        aspect = ctx.aspect_ratio
+        # Whose personalized creatives may be served: nobody's without live consent.
+        personal = user if personalize and request.consent is not False else None
         candidates: list[tuple[CampaignRecord, CreativeRecord]] = []
         for camp in campaigns:
-            key = (camp.advertiser_id, camp.campaign.id)
-            recs = snap.generic.get(key, ())
-            if personal and user is not None:
-                consent = snap.consent.get((camp.advertiser_id, user))
+            mine: tuple[CreativeRecord, ...] = ()
+            if personal is not None:
+                consent = snap.consent.get((camp.advertiser_id, personal))
                 if consent is not None and consent.personalization:
-                    mine = snap.personalized.get((*key, user), ())
+                    key = (camp.advertiser_id, camp.campaign.id, personal)
+                    mine = snap.personalized.get(key, ())
                     if not any(r.context.aspect_ratio == aspect for r in mine):
-                        self._want(camp, user, aspect)
-                    recs = (*recs, *mine) if mine else recs
-            for rec in _fitting(camp, recs, aspect, fits):
-                candidates.append((camp, rec))
+                        self._want(camp, personal, aspect)
+            if mine or fits is not None:
+                generic = snap.generic.get((camp.advertiser_id, camp.campaign.id), ())
+                fitting = _fitting(camp, (*generic, *mine), aspect, fits)
+                candidates.extend((camp, rec) for rec in fitting)
+            else:  # the common case: the campaign's generic creatives, sifted once
+                candidates.extend(snap.generic_candidates(camp, aspect))
         if not candidates:
             return Outcome(None, "no creative fits the request")
         if user is not None:
@@ -215,50 +221,53 @@ class AdServer:
             if not candidates:
                 return Outcome(None, "frequency cap reached")
         arms: dict[str, tuple[CampaignRecord, CreativeRecord]] = {}
-        for camp, rec in candidates:
-            arms.setdefault(rec.arm, (camp, rec))
+        for pair in candidates:
+            arms.setdefault(pair[1].arm, pair)
         now = datetime.now(UTC)
-        x = features.vector(request.context.platform, request.context.device, features.daypart(now))
-        if len(arms) == 1:
-            arm = next(iter(arms))
-            choice = Choice(arm, 1.0, "exploitation")
+        x = features.vector(ctx.platform, ctx.device, features.daypart(now))
+        names = list(arms)
+        if len(names) == 1:
+            propensity = 1.0
             reason: Literal["policy", "exploration", "exploitation"] = "policy"
+            camp, rec = arms[names[0]]
         else:
-            choice = self.policy.choose(list(arms), x)
-            reason = choice.reason
-        camp, rec = arms[choice.arm]
-        return self._serve(
-            snap, camp, rec, request, channel, reason, choice.propensity, list(arms), x, now
-        )
+            choice = self.policy.choose(names, x)
+            propensity, reason = choice.propensity, choice.reason
+            camp, rec = arms[choice.arm]
+        return self._serve(snap, camp, rec, request, channel, reason, propensity, names, x, now)
 
     def _within_caps(
         self, candidates: list[tuple[CampaignRecord, CreativeRecord]], user: str
     ) -> list[tuple[CampaignRecord, CreativeRecord]]:
-        camps: dict[tuple[str, str], CampaignRecord] = {}
-        keys: list[str] = []
-        for c, r in candidates:
-            keys.append(_fatigue_key(r.advertiser_id, r.creative_id, user))
-            camps.setdefault((c.advertiser_id, c.campaign.id), c)
+        """Drops capped campaigns, then worn-out creatives (unless all are worn out).
+
+        One counter read per request: each candidate's fatigue count, then each
+        campaign's impressions in its window.
+        """
+        keys = [_fatigue_key(r.advertiser_id, r.creative_id, user) for _, r in candidates]
+        camps = {(c.advertiser_id, c.campaign.id): c for c, _ in candidates}
         keys.extend(_cap_key(a, cid, user) for a, cid in camps)
         values = self.counters.get(keys)
-        seen = values[: len(candidates)]
+        if not any(values):  # a user not seen within the windows: nothing to filter
+            return candidates
+        n = len(candidates)
         capped = {
             k
-            for k, n in zip(camps, values[len(candidates) :], strict=True)
-            if n >= camps[k].frequency_cap.impressions_per_window
+            for k, seen in zip(camps, values[n:], strict=True)
+            if seen >= camps[k].frequency_cap.impressions_per_window
         }
         kept = [
-            (c, r, n)
-            for (c, r), n in zip(candidates, seen, strict=True)
-            if (c.advertiser_id, c.campaign.id) not in capped
+            (c, r, seen)
+            for (c, r), seen in zip(candidates, values[:n], strict=True)
+            if not capped or (c.advertiser_id, c.campaign.id) not in capped
         ]
         if not kept:
             return []
-        rested = [(c, r) for c, r, n in kept if n < c.frequency_cap.fatigue_after]
+        rested = [(c, r) for c, r, seen in kept if seen < c.frequency_cap.fatigue_after]
         if rested:
             return rested
-        least = min(n for _, _, n in kept)  # all worn out: the least-seen still beats none
-        return [(c, r) for c, r, n in kept if n == least]
+        least = min(seen for _, _, seen in kept)  # all worn out: the least-seen beats none
+        return [(c, r) for c, r, seen in kept if seen == least]
 
     def _fallback(
         self,
@@ -361,8 +370,8 @@ class AdServer:
             decision.advertiser_id,
             decision.campaign_id,
             decision.creative_id,
-            (*TRACKED, "conversion") if conversion else TRACKED,
-            conversion_ttl_s=self.settings.conversion_ttl_s,
+            _WITH_CONVERSION if conversion else TRACKED,
+            conversion_ttl_s=self.settings.conversion_ttl_s if conversion else None,
         )
         click = urls["click"].rpartition("?")[2]
         urls["clickthrough"] = f"{self.settings.base_url.rstrip('/')}/v1/click?{click}"
@@ -469,9 +478,7 @@ def _fitting(
     camp: CampaignRecord, recs: Sequence[CreativeRecord], aspect: str, fits: Fits | None
 ) -> Sequence[CreativeRecord]:
     """Creatives of the requested aspect ratio (any, if none has it) that pass ``fits``."""
-    ok = recs if fits is None else [r for r in recs if fits(camp, r)]
-    same = [r for r in ok if r.context.aspect_ratio == aspect]
-    return same or (ok if aspect in RESOLUTIONS else [])
+    return of_aspect(recs if fits is None else [r for r in recs if fits(camp, r)], aspect)
 
 
 def _cap_key(advertiser_id: str, campaign_id: str, user_id: str) -> str:

@@ -8,7 +8,8 @@ replays of old URLs; exact duplicates within the lifetime are the event log's jo
 
 Token layout (URL-safe, no padding):
 ``{key_id}.{base64url(claims)}~{event}.{base64url(tag)}``, where the claims are
-``decision|advertiser|campaign|creative|expires``. The tags come from a keyed SHAKE256
+``decision|advertiser|campaign|creative|expires``, plus ``|expires`` of conversions when
+they get a lifetime of their own. The tags come from a keyed SHAKE256
 (KMAC-style: the length-prefixed key fills the first block, then the bytes before the
 event): its output is cut into one 144-bit slice per event type, in a fixed order, and
 each event's token carries its own slice. So the tag still binds the event (another
@@ -179,25 +180,32 @@ class Signer:
         events: Iterable[str],
         ttl_s: int | None = None,
         *,
+        conversion_ttl_s: int | None = None,
         prefixes: Mapping[str, str] | None = None,
     ) -> dict[str, str]:
         """One token per event of one decision, all valid for ``ttl_s``.
 
         The decision's claims are encoded and hashed once; each event's token takes its own
-        slice of the output. ``prefixes`` maps events to text put before their token
-        (tracking URLs pass everything up to the token, so each URL is built in one step).
+        slice of the output. ``conversion_ttl_s`` gives conversions their own (longer)
+        lifetime: a second expiry in the same claims, so it costs no second hash.
+        ``prefixes`` maps events to text put before their token (tracking URLs pass
+        everything up to the token, so each URL is built in one step).
         """
         ids = (decision_id, advertiser_id, campaign_id, creative_id)
         joined = _SEP.join(ids)
         if joined.count(_SEP) != 3 or not all(ids):
             name = next(n for n, v in zip(_ID_FIELDS, ids, strict=True) if not v or _SEP in v)
             raise ValueError(f"{name}: must be non-empty and free of {_SEP!r}")
-        expires = int(self.clock()) + (self.ttl_s if ttl_s is None else ttl_s)
-        head = f"{self.active}.{_b64(f'{joined}|{expires}'.encode())}{_EV}"
+        now = int(self.clock())
+        claims = f"{joined}|{now + (self.ttl_s if ttl_s is None else ttl_s)}"
+        if conversion_ttl_s:
+            claims = f"{claims}|{now + conversion_ttl_s}"
+        head = f"{self.active}.{_b64(claims.encode())}{_EV}"
         tags = self._tags(self.active, head)
+        slot = _SLOT
         out: dict[str, str] = {}
         for event in events:
-            at = _SLOT.get(event)
+            at = slot.get(event)
             if at is None:
                 raise ValueError(f"event: unknown event type {event!r}")
             lead = prefixes[event] if prefixes is not None else ""
@@ -236,9 +244,11 @@ class Signer:
             parts = _unb64(payload).decode("utf-8").split(_SEP)
         except (binascii.Error, UnicodeDecodeError, ValueError):
             raise Forged("tracking token payload is malformed") from None
-        if not tilde or len(parts) != 5 or not parts[4].isdigit():
+        # Five fields, or six when conversions got their own expiry (the last one).
+        if not tilde or len(parts) not in (5, 6) or not all(p.isdigit() for p in parts[4:]):
             raise Forged("tracking token payload is malformed")
-        decision, advertiser, campaign, creative, expires = parts
+        decision, advertiser, campaign, creative = parts[:4]
+        expires = parts[5] if claimed == "conversion" and len(parts) == 6 else parts[4]
         claims = TrackingClaims(decision, advertiser, campaign, creative, claimed, int(expires))
         if claims.event != event:
             raise Forged(f"tracking token is for {claims.event!r}, not {event!r}")
@@ -263,15 +273,16 @@ def tracking_urls(
 
     Conversions happen days after the click, hence their own (usually longer) lifetime.
     """
-    prefixes = _url_prefixes(base_url)
-    ids = (decision_id, advertiser_id, campaign_id, creative_id)
-    wanted = list(events)
-    plain = [e for e in wanted if e != "conversion" or not conversion_ttl_s]
-    urls = signer.tokens(*ids, plain, ttl_s=ttl_s, prefixes=prefixes)
-    if len(plain) < len(wanted):
-        conversion = signer.tokens(*ids, ["conversion"], ttl_s=conversion_ttl_s, prefixes=prefixes)
-        urls.update(conversion)
-    return urls
+    return signer.tokens(
+        decision_id,
+        advertiser_id,
+        campaign_id,
+        creative_id,
+        events,
+        ttl_s=ttl_s,
+        conversion_ttl_s=conversion_ttl_s,
+        prefixes=_url_prefixes(base_url),
+    )
 
 
 @functools.lru_cache(maxsize=64)

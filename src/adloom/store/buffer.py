@@ -139,7 +139,7 @@ class BufferedLog:
             self._queue.extend(decisions)
             self._queue.extend(events)
             size = len(self._queue)
-        if size >= self.batch:
+        if size >= self.batch and not self._wake.is_set():  # set() takes a lock: once will do
             self._wake.set()
 
     def seen(self, decision_id: str, type: str) -> bool:
