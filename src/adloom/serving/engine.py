@@ -31,7 +31,7 @@ from adloom.serving.bandits import Policy
 from adloom.serving.catalog import Catalog, Snapshot, of_aspect
 from adloom.serving.prerender import Job, Prerenderer
 from adloom.serving.settings import ServeSettings
-from adloom.serving.tracking import Signer, derive_key, tracking_urls
+from adloom.serving.tracking import Signed, Signer, derive_key, url_prefix
 from adloom.store import CampaignRecord, Counters, CreativeRecord, Store, Unavailable
 from adloom.store.buffer import BufferedLog
 
@@ -40,7 +40,8 @@ log = logging.getLogger(__name__)
 Channel = Literal["decide", "openrtb", "vast"]
 #: Events a served creative gets a tracking URL for (conversion has its own, longer one).
 TRACKED = tuple(e for e in EVENT_TYPES if e != "conversion")
-_WITH_CONVERSION = (*TRACKED, "conversion")
+#: The events of a first-party answer: conversions too, reported by the advertiser.
+TRACKED_WITH_CONVERSION = (*TRACKED, "conversion")
 #: Most feedback items folded into the policy on one request's time.
 LEARN_SLICE = 256
 
@@ -357,24 +358,27 @@ class AdServer:
 
     # ------------------------------------------------------------------ tracking
 
-    def urls(self, decision: Decision, *, conversion: bool = True) -> dict[str, str]:
-        """Signed tracking URLs of a decision, one per event, plus the click-through.
+    def sign(self, decision: Decision, *, conversion: bool = True) -> Signed:
+        """The signatures of every tracking URL of a decision (one hash).
 
         VAST has no place for the conversion URL (the click redirect hands one to the
-        landing page), so its callers skip signing it.
+        landing page), so its callers leave conversions out.
         """
-        urls = tracking_urls(
-            self.signer,
-            self.settings.base_url,
+        return self.signer.sign(
             decision.decision_id,
             decision.advertiser_id,
             decision.campaign_id,
             decision.creative_id,
-            _WITH_CONVERSION if conversion else TRACKED,
             conversion_ttl_s=self.settings.conversion_ttl_s if conversion else None,
         )
-        click = urls["click"].rpartition("?")[2]
-        urls["clickthrough"] = f"{self.settings.base_url.rstrip('/')}/v1/click?{click}"
+
+    def urls(self, decision: Decision, *, conversion: bool = True) -> dict[str, str]:
+        """Signed tracking URLs of a decision, one per event, plus the click-through."""
+        signed = self.sign(decision, conversion=conversion)
+        base = self.settings.base_url
+        events = TRACKED_WITH_CONVERSION if conversion else TRACKED
+        urls = {e: f"{url_prefix(base, e)}{signed.token(e)}" for e in events}
+        urls["clickthrough"] = f"{base.rstrip('/')}/v1/click?t={signed.token('click')}"
         return urls
 
     def record_event(self, event: str, token: str, value: float | None = None) -> bool:

@@ -30,7 +30,7 @@ import secrets
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Final
+from typing import Final, NamedTuple
 
 from adloom.domain import EVENT_TYPES
 from adloom.errors import AdloomError, InputError
@@ -77,6 +77,29 @@ class TrackingClaims:
     creative_id: str
     event: str
     expires: int
+
+
+class Signed(NamedTuple):
+    """One decision's signatures: what its every token starts with, and every event's tag.
+
+    An event's token is ``{head}{event}.{tag}``; :func:`tag_span` says where its tag lies
+    in ``tags``. Templates that embed tokens (a decide answer) fill these in directly.
+    """
+
+    head: str
+    tags: str
+
+    def token(self, event: str) -> str:
+        start, end = tag_span(event)
+        return f"{self.head}{event}.{self.tags[start:end]}"
+
+
+def tag_span(event: str) -> tuple[int, int]:
+    """Where ``event``'s tag lies in :attr:`Signed.tags`; ValueError for an unknown event."""
+    at = _SLOT.get(event)
+    if at is None:
+        raise ValueError(f"event: unknown event type {event!r}")
+    return at, at + _TAG_CHARS
 
 
 _URLSAFE = bytes.maketrans(b"+/", b"-_")
@@ -171,6 +194,33 @@ class Signer:
         h.update(head.encode("ascii"))
         return _b64(h.digest(_OUTPUT_BYTES))
 
+    def sign(
+        self,
+        decision_id: str,
+        advertiser_id: str,
+        campaign_id: str,
+        creative_id: str,
+        ttl_s: int | None = None,
+        *,
+        conversion_ttl_s: int | None = None,
+    ) -> Signed:
+        """Every event's signature of one decision, valid for ``ttl_s``: one hash.
+
+        ``conversion_ttl_s`` gives conversions their own (longer) lifetime: a second
+        expiry in the same claims, so it costs no second hash.
+        """
+        ids = (decision_id, advertiser_id, campaign_id, creative_id)
+        joined = _SEP.join(ids)
+        if joined.count(_SEP) != 3 or not all(ids):
+            name = next(n for n, v in zip(_ID_FIELDS, ids, strict=True) if not v or _SEP in v)
+            raise ValueError(f"{name}: must be non-empty and free of {_SEP!r}")
+        now = int(self.clock())
+        claims = f"{joined}|{now + (self.ttl_s if ttl_s is None else ttl_s)}"
+        if conversion_ttl_s:
+            claims = f"{claims}|{now + conversion_ttl_s}"
+        head = f"{self.active}.{_b64(claims.encode())}{_EV}"
+        return Signed(head, self._tags(self.active, head))
+
     def tokens(
         self,
         decision_id: str,
@@ -183,29 +233,17 @@ class Signer:
         conversion_ttl_s: int | None = None,
         prefixes: Mapping[str, str] | None = None,
     ) -> dict[str, str]:
-        """One token per event of one decision, all valid for ``ttl_s``.
+        """One token per event of one decision (see :meth:`sign`).
 
-        The decision's claims are encoded and hashed once; each event's token takes its own
-        slice of the output. ``conversion_ttl_s`` gives conversions their own (longer)
-        lifetime: a second expiry in the same claims, so it costs no second hash.
         ``prefixes`` maps events to text put before their token (tracking URLs pass
         everything up to the token, so each URL is built in one step).
         """
         ids = (decision_id, advertiser_id, campaign_id, creative_id)
-        joined = _SEP.join(ids)
-        if joined.count(_SEP) != 3 or not all(ids):
-            name = next(n for n, v in zip(_ID_FIELDS, ids, strict=True) if not v or _SEP in v)
-            raise ValueError(f"{name}: must be non-empty and free of {_SEP!r}")
-        now = int(self.clock())
-        claims = f"{joined}|{now + (self.ttl_s if ttl_s is None else ttl_s)}"
-        if conversion_ttl_s:
-            claims = f"{claims}|{now + conversion_ttl_s}"
-        head = f"{self.active}.{_b64(claims.encode())}{_EV}"
-        tags = self._tags(self.active, head)
-        slot = _SLOT
+        signed = self.sign(*ids, ttl_s, conversion_ttl_s=conversion_ttl_s)
+        head, tags = signed
         out: dict[str, str] = {}
         for event in events:
-            at = slot.get(event)
+            at = _SLOT.get(event)
             if at is None:
                 raise ValueError(f"event: unknown event type {event!r}")
             lead = prefixes[event] if prefixes is not None else ""
@@ -283,6 +321,11 @@ def tracking_urls(
         conversion_ttl_s=conversion_ttl_s,
         prefixes=_url_prefixes(base_url),
     )
+
+
+def url_prefix(base_url: str, event: str) -> str:
+    """``event``'s tracking URL up to its token."""
+    return _url_prefixes(base_url)[event]
 
 
 @functools.lru_cache(maxsize=64)

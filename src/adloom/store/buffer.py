@@ -231,11 +231,17 @@ class BufferedLog:
         """Write the spool, then the queue, in batches; False when the store is down."""
         try:
             self._replay_spool()
-            while True:
+            # Only what is queued now: records arriving meanwhile wait for the next pass (a
+            # full batch or the next tick). Chasing them would write ever smaller batches,
+            # each paying a transaction, while traffic flows.
+            with self._lock:
+                left = len(self._queue)
+            while left > 0:
                 with self._lock:
-                    items = list(itertools.islice(self._queue, 0, self.batch))
+                    items = list(itertools.islice(self._queue, 0, min(self.batch, left)))
                 if not items:
                     break
+                left -= len(items)
                 self._write(items)
                 with self._lock:
                     for item in items:  # close() may have taken them meanwhile

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Literal
 
 import orjson
@@ -11,7 +12,8 @@ from pydantic import BaseModel
 
 from adloom.serving.api.body import documented, parse
 from adloom.serving.catalog import PerCreative
-from adloom.serving.engine import AdServer, DecideRequest, Outcome
+from adloom.serving.engine import TRACKED_WITH_CONVERSION, AdServer, DecideRequest, Outcome
+from adloom.serving.tracking import Signed, tag_span, url_prefix
 from adloom.store import CreativeRecord
 
 
@@ -52,43 +54,88 @@ def media_url(base_url: str, advertiser_id: str, creative_id: str) -> str:
     return f"{base_url.rstrip('/')}/media/{advertiser_id}/{creative_id}.mp4"
 
 
-def decide_body(server: AdServer, outcome: Outcome) -> dict[str, object]:
+def decide_answer(server: AdServer, outcome: Outcome) -> bytes:
+    """The decide answer as JSON bytes (the shape of :class:`DecideResponse`)."""
     served = outcome.served
     if served is None:
-        return {
-            "decision_id": None,
-            "reason": "policy",
-            "detail": outcome.detail,
-            "propensity": None,
-            "policy": None,
-            "arm": None,
-            "creative": None,
-            "tracking": {},
-        }
+        return orjson.dumps(
+            {
+                "decision_id": None,
+                "reason": "policy",
+                "detail": outcome.detail,
+                "propensity": None,
+                "policy": None,
+                "arm": None,
+                "creative": None,
+                "tracking": {},
+            }
+        )
     d, rec = served.decision, served.record
-    urls = server.urls(d)
-    return {
+    header = {
         "decision_id": d.decision_id,
         "reason": d.reason,
         "detail": outcome.detail,
         "propensity": d.propensity,
         "policy": d.policy,
         "arm": d.arm,
-        "creative": {**_creative(server, rec), "click_url": urls.pop("clickthrough")},
-        "tracking": urls,
     }
+    return _answer(server, rec).render(header, server.sign(d))
 
 
-#: The per-creative part of a decide answer: the same for every request that gets it.
-_CREATIVES: PerCreative[dict[str, object]] = PerCreative()
+class Answer:
+    """One creative's decide answer as JSON text with holes for the decision's values.
+
+    Every answer serving a creative repeats its fields and the URL prefixes; only the
+    decision's header (id, reason, propensity, ...) and its signatures differ. So the
+    fixed text is serialized once per creative (escaped by orjson), and a request joins
+    it with the header, serialized on its own, and the tokens, which are URL-safe text
+    that JSON needs no escaping for.
+    """
+
+    __slots__ = ("_click", "_creative", "_events")
+
+    def __init__(self, creative: dict[str, object], base_url: str, events: Sequence[str]) -> None:
+        clickthrough = f"{base_url.rstrip('/')}/v1/click?t="
+        # Cut after the click-through prefix: the request appends its token and the close.
+        self._creative = orjson.dumps({**creative, "click_url": clickthrough}).decode()[:-2]
+        self._click = tag_span("click")
+        self._events = [
+            (
+                ("," if i else "") + orjson.dumps({e: url_prefix(base_url, e)}).decode()[1:-2],
+                f"{e}.",
+                *tag_span(e),
+            )
+            for i, e in enumerate(events)
+        ]
+
+    def render(self, header: dict[str, object], signed: Signed) -> bytes:
+        head, tags = signed
+        start, end = self._click
+        out = [
+            orjson.dumps(header).decode()[:-1],
+            ',"creative":',
+            self._creative,
+            head,
+            "click.",
+            tags[start:end],
+            '"},"tracking":{',
+        ]
+        for lead, event, start, end in self._events:
+            out.append(f'{lead}{head}{event}{tags[start:end]}"')
+        out.append("}}")
+        return "".join(out).encode()
 
 
-def _creative(server: AdServer, rec: CreativeRecord) -> dict[str, object]:
+#: Each creative's answer template, rebuilt when the catalog replaces its records.
+_ANSWERS: PerCreative[Answer] = PerCreative()
+
+
+def _answer(server: AdServer, rec: CreativeRecord) -> Answer:
     base = server.settings.base_url
 
-    def build() -> dict[str, object]:
+    def build() -> Answer:
         c = rec.creative
-        return {
+        creative = {
             "creative_id": rec.creative_id,
             "campaign_id": rec.campaign_id,
             "product_id": rec.product_id,
@@ -100,8 +147,9 @@ def _creative(server: AdServer, rec: CreativeRecord) -> dict[str, object]:
             "duration_s": c.duration_s,
             "disclosure": c.disclosure_text,
         }
+        return Answer(creative, base, TRACKED_WITH_CONVERSION)
 
-    return _CREATIVES.get(rec, (rec, base), build)
+    return _ANSWERS.get(rec, (rec, base), build)
 
 
 #: Error answers of the endpoints that validate their own bodies.
@@ -126,4 +174,5 @@ async def decide(request: Request) -> Response:
     """
     body = await parse(request, DecideRequest)
     server: AdServer = request.app.state.server
-    return json_response(decide_body(server, server.decide(body)))
+    answer = decide_answer(server, server.decide(body))
+    return Response(answer, media_type="application/json")
