@@ -22,9 +22,10 @@ from tests.serving.helpers import (
     settings,
 )
 
+from adloom.serving.api.decide import Answer, DecideResponse
 from adloom.serving.app import create_app
 from adloom.serving.catalog import key_hash
-from adloom.serving.engine import AdServer, DecideRequest
+from adloom.serving.engine import TRACKED, AdServer, DecideRequest
 from adloom.serving.openrtb import BidResponse
 from adloom.serving.tracking import Signer, derive_key
 from adloom.store import Advertiser, ConsentRecord, Counters, Unavailable
@@ -72,6 +73,42 @@ def test_consenting_user_gets_a_verified_creative_with_reason_and_propensity(
     assert logged.propensity == pytest.approx(out["propensity"])
     assert logged.user_id == "hiker"
     assert set(logged.candidates) >= {out["arm"]}
+
+
+def test_decide_answer_is_the_documented_shape_with_urls_signed_per_event(
+    client: Any, server: AdServer
+) -> None:
+    """The answer is joined from a per-creative template: it must still be exactly the
+    response model, with each URL a valid token for its own event only."""
+    out = decide(client, user_id="hiker")
+    assert DecideResponse.model_validate(out).model_dump() == out
+    assert list(out["tracking"]) == [*TRACKED, "conversion"]
+    base = server.settings.base_url.rstrip("/")
+    now = time.time()
+    for event, url in out["tracking"].items():
+        assert url.startswith(f"{base}/v1/events/{event}?t=")
+        claims = server.signer.verify(parse_qs(urlsplit(url).query)["t"][0], event)
+        assert claims.decision_id == out["decision_id"]
+        assert claims.creative_id == out["creative"]["creative_id"]
+        ttl = server.settings.conversion_ttl_s if event == "conversion" else None
+        assert claims.expires == pytest.approx(now + (ttl or server.settings.tracking_ttl_s), abs=5)
+    click = out["creative"]["click_url"]
+    assert click.startswith(f"{base}/v1/click?t=")
+    assert urlsplit(click).query == urlsplit(out["tracking"]["click"]).query
+
+
+def test_decide_answer_escapes_what_it_embeds(server: AdServer) -> None:
+    """A base URL or creative field with JSON's special characters stays valid JSON."""
+    odd = 'https://ads.test/a"b\\c\u2028'
+    answer = Answer({"creative_id": 'cr-"x"', "disclosure": "AI\n"}, odd, ("click", "skip"))
+    signed = server.signer.sign("d1", "acme", "camp", "cr-x")
+    body = json.loads(answer.render({"decision_id": "d1", "detail": 'say "hi"'}, signed))
+    assert body["detail"] == 'say "hi"'
+    assert body["creative"]["creative_id"] == 'cr-"x"'
+    assert body["creative"]["disclosure"] == "AI\n"
+    assert body["creative"]["click_url"] == f"{odd}/v1/click?t={signed.token('click')}"
+    events = ("click", "skip")
+    assert body["tracking"] == {e: f"{odd}/v1/events/{e}?t={signed.token(e)}" for e in events}
 
 
 def test_personalized_creatives_need_recorded_and_live_consent(client: Any) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import math
+import re
 import socket
 import threading
 from collections import Counter
@@ -26,6 +27,7 @@ from adloom.serving.loadgen import (
     aclosed_loop,
     aopen_loop,
     closed_loop,
+    closed_rounds,
     open_loop,
     run_in_process,
 )
@@ -53,6 +55,7 @@ class TinyServer:
     def __init__(self) -> None:
         self.loop = asyncio.new_event_loop()
         self.paths: Counter[str] = Counter()
+        self.sequence: list[str] = []  # every request's path, in the order they came
         self.methods: Counter[str] = Counter()
         self.connections = 0
         self.bodies: list[bytes] = []
@@ -96,6 +99,7 @@ class TinyServer:
                 body = await reader.readexactly(int(headers.get("Content-Length", "0")))
                 path = target.split("?")[0]
                 self.paths[target] += 1
+                self.sequence.append(target)
                 self.methods[method] += 1
                 if method == "HEAD":
                     writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n")
@@ -327,6 +331,40 @@ def test_closed_loop_keeps_every_connection_busy(tiny: TinyServer) -> None:
     assert sum(tiny.paths.values()) > result.completed  # the warm-up went unmeasured
     assert tiny.connections == 4
     _ordered(result)
+
+
+def test_closed_rounds_interleave_targets_in_alternating_order(tiny: TinyServer) -> None:
+    targets = {
+        "ok": [Request("GET", "/ok")],
+        "fail": [Request("GET", "/fail")],
+        "empty": [Request("GET", "/empty")],
+    }
+    results = closed_rounds(
+        HOST, tiny.port, targets, concurrency=2, duration_s=0.1, rounds=3, warmup_s=0
+    )
+
+    assert list(results) == ["ok", "fail", "empty"]
+    for name, code in [("ok", 200), ("fail", 500), ("empty", 204)]:
+        assert len(results[name]) == 3
+        assert all(r.mode == "closed" and r.completed > 0 for r in results[name])
+        assert all(set(r.status) == {code} and r.errors == 0 for r in results[name])
+    runs = [path for i, path in enumerate(tiny.sequence) if i == 0 or tiny.sequence[i - 1] != path]
+    assert runs == ["/ok", "/fail", "/empty", "/fail", "/ok", "/fail", "/empty"]
+
+
+@pytest.mark.parametrize(
+    ("targets", "rounds", "message"),
+    [
+        ({}, 1, "targets: at least one is needed"),
+        ({"a": [Request("GET", "/ok")]}, 0, "rounds: 0 must be at least 1"),
+        ({"a": []}, 1, "targets['a']: requests: at least one Request is needed"),
+    ],
+)
+def test_closed_rounds_reject_bad_arguments(
+    tiny: TinyServer, targets: dict[str, list[Request]], rounds: int, message: str
+) -> None:
+    with pytest.raises(LoadgenError, match=re.escape(message)):
+        closed_rounds(HOST, tiny.port, targets, 1, 0.1, rounds, warmup_s=0)
 
 
 def test_closed_loop_counts_hangups(tiny: TinyServer) -> None:

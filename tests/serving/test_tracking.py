@@ -108,6 +108,46 @@ def test_one_decision_signs_its_events_at_once(signer: Signer) -> None:
     assert signer.verify(batch["click"], "click").event == "click"
 
 
+def test_conversions_get_a_second_expiry_in_the_same_claims(signer: Signer, clock: Clock) -> None:
+    tokens = signer.tokens(*IDS, ["click", "conversion"], conversion_ttl_s=7 * 86_400)
+    heads = {t.rpartition("~")[0] for t in tokens.values()}
+    assert len(heads) == 1  # one hash signs both
+    claims = unb64(heads.pop().partition(".")[2]).decode()
+    assert claims == "|".join((*IDS, str(int(NOW) + 3600), str(int(NOW) + 7 * 86_400)))
+    assert tokens["conversion"] == sign("k1", KEY1, claims.encode(), "conversion")
+    clock.now += 2 * 3600  # past the click's lifetime, within the conversion's
+    with pytest.raises(Expired):
+        signer.verify(tokens["click"], "click")
+    assert signer.verify(tokens["conversion"], "conversion").expires == int(NOW) + 7 * 86_400
+
+
+def test_tokens_of_the_five_field_layout_still_verify(signer: Signer) -> None:
+    """Tokens handed out before conversions had their own expiry keep counting."""
+    claims = "|".join((*IDS, str(int(NOW) + 60))).encode()
+    for event in ("click", "conversion"):
+        assert signer.verify(sign("k1", KEY1, claims, event), event).expires == int(NOW) + 60
+
+
+def test_signed_tokens_match_the_token_api(signer: Signer) -> None:
+    signed = signer.sign(*IDS)
+    assert {e: signed.token(e) for e in EVENT_TYPES} == signer.tokens(*IDS, EVENT_TYPES)
+    with pytest.raises(ValueError, match="event: unknown event type 'hover'"):
+        signed.token("hover")
+
+
+@pytest.mark.parametrize(
+    "claims",
+    [
+        "|".join((*IDS, "1750003600", "x")),  # a non-numeric conversion expiry
+        "|".join((*IDS, "1750003600", "1", "2")),  # seven fields
+        "|".join(IDS),  # no expiry
+    ],
+)
+def test_malformed_claims_are_forged_even_when_signed(signer: Signer, claims: str) -> None:
+    with pytest.raises(Forged, match="payload is malformed"):
+        signer.verify(sign("k1", KEY1, claims.encode(), "conversion"), "conversion")
+
+
 def test_tokens_differ_per_event_and_per_decision(signer: Signer) -> None:
     tokens = {signer.token(*IDS, e) for e in EVENT_TYPES}
     assert len(tokens) == len(EVENT_TYPES)

@@ -141,6 +141,28 @@ def test_writes_in_batches_and_in_order(
     assert store.delivered == [f"d-{i:05d}" for i in range(100)]
 
 
+def test_a_pass_writes_what_was_queued_when_it_began(
+    store: SwitchableLog, make_log: Callable[..., BufferedLog]
+) -> None:
+    """Records arriving during a write wait for the next pass (a full batch, the next tick
+    or a flush) instead of going out at once in a batch of their own."""
+    log = make_log(interval_s=30.0, batch=100)
+    store.gate.clear()
+    for i in range(10):
+        log.add(decisions=[decision(i)])
+    assert not log.flush(0.001)  # wakes the writer, which blocks inside the store
+    assert store.entered.wait(5.0)
+    for i in range(10, 15):
+        log.add(decisions=[decision(i)])
+    store.gate.set()
+    assert wait_for(lambda: len(store.delivered) >= 10)
+    time.sleep(0.2)
+    assert store.delivered == [f"d-{i:05d}" for i in range(10)]
+    assert log.pending() == 5
+    assert log.flush(5.0)
+    assert store.delivered == [f"d-{i:05d}" for i in range(15)]
+
+
 def test_records_added_while_down_are_written_once_after_recovery(
     store: SwitchableLog, make_log: Callable[..., BufferedLog]
 ) -> None:

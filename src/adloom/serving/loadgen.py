@@ -30,11 +30,11 @@ import math
 import multiprocessing
 import socket
 from collections import Counter, deque
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 from time import perf_counter
-from typing import Any, Literal, cast
+from typing import Any, Literal, TypeVar, cast
 
 from adloom.errors import AdloomError
 
@@ -43,8 +43,10 @@ __all__ = [
     "Request",
     "Result",
     "aclosed_loop",
+    "aclosed_rounds",
     "aopen_loop",
     "closed_loop",
+    "closed_rounds",
     "open_loop",
     "run_in_process",
 ]
@@ -748,6 +750,37 @@ async def aclosed_loop(
     return drv.result(duration_s, None)
 
 
+async def aclosed_rounds(
+    host: str,
+    port: int,
+    targets: Mapping[str, Sequence[Request]],
+    concurrency: int,
+    duration_s: float,
+    rounds: int,
+    warmup_s: float = 0.25,
+    timeout_s: float = 5.0,
+) -> dict[str, list[Result]]:
+    """:func:`closed_rounds` on the running event loop."""
+    if not targets:
+        raise LoadgenError("targets: at least one is needed")
+    if rounds < 1:
+        raise LoadgenError(f"rounds: {rounds} must be at least 1")
+    for name, requests in targets.items():
+        try:
+            _check_closed(host, port, requests, concurrency, duration_s, warmup_s, timeout_s)
+        except LoadgenError as exc:
+            raise LoadgenError(f"targets[{name!r}]: {exc}") from None
+    names = list(targets)
+    out: dict[str, list[Result]] = {name: [] for name in names}
+    for i in range(rounds):
+        for name in names if i % 2 == 0 else reversed(names):
+            result = await aclosed_loop(
+                host, port, targets[name], concurrency, duration_s, warmup_s, timeout_s
+            )
+            out[name].append(result)
+    return out
+
+
 def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
     try:
         uvloop = importlib.import_module("uvloop")
@@ -757,7 +790,10 @@ def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
     return factory
 
 
-def _run(coro: Coroutine[Any, Any, Result]) -> Result:
+T = TypeVar("T")
+
+
+def _run(coro: Coroutine[Any, Any, T]) -> T:
     """Run on a fresh loop (uvloop when available) with the cyclic collector held off,
     so a collection pause in the generator is not reported as server latency."""
     was_enabled = gc.isenabled()
@@ -807,11 +843,39 @@ def closed_loop(
     return _run(aclosed_loop(host, port, requests, concurrency, duration_s, warmup_s, timeout_s))
 
 
-_ENTRY: dict[str, Callable[..., Result]] = {"open_loop": open_loop, "closed_loop": closed_loop}
+def closed_rounds(
+    host: str,
+    port: int,
+    targets: Mapping[str, Sequence[Request]],
+    concurrency: int,
+    duration_s: float,
+    rounds: int,
+    warmup_s: float = 0.25,
+    timeout_s: float = 5.0,
+) -> dict[str, list[Result]]:
+    """Closed loops over several targets, interleaved: one result per target and round.
+
+    Comparing two endpoints' throughput on a shared machine is only fair when both see
+    the same noise. Every round runs each target once for ``duration_s`` and the order
+    reverses every other round (A B C, C B A, ...), so short rounds many times over
+    spread a neighbour's burst, or a drift in the machine's speed, over all targets;
+    ratios taken per round then cancel most of it.
+    """
+    return _run(
+        aclosed_rounds(host, port, targets, concurrency, duration_s, rounds, warmup_s, timeout_s)
+    )
 
 
-def run_in_process(fn_name: str, /, **kwargs: Any) -> Result:
-    """Run :func:`open_loop` or :func:`closed_loop` in a child process and return its result.
+_ENTRY: dict[str, Callable[..., Any]] = {
+    "open_loop": open_loop,
+    "closed_loop": closed_loop,
+    "closed_rounds": closed_rounds,
+}
+
+
+def run_in_process(fn_name: str, /, **kwargs: Any) -> Any:
+    """Run :func:`open_loop`, :func:`closed_loop` or :func:`closed_rounds` in a child
+    process and return its result.
 
     The child is spawned rather than forked, since the caller may be running a server in
     threads; a script calling this must therefore guard its entry point with

@@ -163,13 +163,14 @@ class BufferedLog:
     def flush(self, timeout_s: float = 5.0) -> bool:
         """Write now and wait up to ``timeout_s``; True when nothing is left to write."""
         deadline = time.monotonic() + timeout_s
-        self._flush_now = True
-        self._wake.set()
         with self._written:
             while not self._done():
                 left = deadline - time.monotonic()
                 if left <= 0 or not self._thread.is_alive():
                     break
+                # Again each time: a pass writes what was queued when it began.
+                self._flush_now = True
+                self._wake.set()
                 self._written.wait(min(left, 0.05))
         return self._done()
 
