@@ -13,6 +13,7 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from operator import is_
 from typing import Generic, TypeVar
 
 from adloom.domain import RESOLUTIONS
@@ -168,7 +169,7 @@ class PerCreative(Generic[T]):
     def get(self, rec: CreativeRecord, sources: tuple[object, ...], build: Callable[[], T]) -> T:
         key = (rec.advertiser_id, rec.creative_id)
         hit = self._values.get(key)
-        if hit is not None and all(a is b for a, b in zip(hit[0], sources, strict=True)):
+        if hit is not None and len(hit[0]) == len(sources) and all(map(is_, hit[0], sources)):
             return hit[1]
         value = build()
         if len(self._values) >= self._limit:

@@ -247,7 +247,7 @@ class AdServer:
         """
         keys = [_fatigue_key(r.advertiser_id, r.creative_id, user) for _, r in candidates]
         camps = {(c.advertiser_id, c.campaign.id): c for c, _ in candidates}
-        keys.extend(_cap_key(a, cid, user) for a, cid in camps)
+        keys += [_cap_key(a, cid, user) for a, cid in camps]
         values = self.counters.get(keys)
         if not any(values):  # a user not seen within the windows: nothing to filter
             return candidates
