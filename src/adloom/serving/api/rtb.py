@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import time
 from urllib.parse import urlsplit
 
@@ -26,10 +27,14 @@ def _context(req: openrtb.BidRequest, video: openrtb.Video) -> RequestContext:
     if req.device is not None and req.device.devicetype is not None:
         device = DEVICE_TYPES.get(req.device.devicetype, "unknown")
     platform = "ctv" if device == "ctv" else ("instream" if video.plcmt in (None, 1) else "feed")
-    return RequestContext(
-        platform=platform,
-        aspect_ratio="9:16" if portrait else "16:9",
-        device=device,
+    return _request_context(platform, "9:16" if portrait else "16:9", device)
+
+
+@functools.lru_cache(maxsize=64)
+def _request_context(platform: str, aspect_ratio: str, device: str) -> RequestContext:
+    """One shared context per combination (a handful): nothing changes a context."""
+    return RequestContext.model_validate(
+        {"platform": platform, "aspect_ratio": aspect_ratio, "device": device}
     )
 
 
@@ -143,7 +148,12 @@ def bid_response(
 
 def _domain(camp: CampaignRecord) -> str | None:
     """The advertiser domain exchanges check against their block lists."""
-    return urlsplit(camp.campaign.products[0].landing_url).hostname
+    return _hostname(camp.campaign.products[0].landing_url)
+
+
+@functools.lru_cache(maxsize=1024)
+def _hostname(url: str) -> str | None:
+    return urlsplit(url).hostname
 
 
 @router.post(
