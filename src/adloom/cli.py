@@ -567,7 +567,15 @@ def serve(
             highlight=False,
             soft_wrap=True,
         )
-    uvicorn.run(create_app(settings, server=server), host=host, port=port, log_level="warning")
+    # No access log: at this level its lines are dropped anyway, after uvicorn has built
+    # each one (client address, path) on every request.
+    uvicorn.run(
+        create_app(settings, server=server),
+        host=host,
+        port=port,
+        log_level="warning",
+        access_log=False,
+    )
 
 
 from adloom.bench_cli import app as bench_app  # noqa: E402 - it uses the helpers above
