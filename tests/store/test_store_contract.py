@@ -619,3 +619,24 @@ def test_postgres_dropped_database_is_unavailable(pg_admin: str) -> None:
         store.close()
         with psycopg.connect(pg_admin, autocommit=True) as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC),  # whole second: microseconds still written
+        datetime(2026, 1, 2, 3, 4, 5, 7),  # naive: taken as UTC
+        datetime(2026, 1, 2, 3, 4, 5, 123456, tzinfo=timezone(timedelta(hours=5))),
+        datetime(1, 1, 1, tzinfo=UTC),
+    ],
+)
+def test_raw_sqlite_timestamps_are_what_sqlalchemy_writes(value: datetime) -> None:
+    from sqlalchemy import DateTime
+    from sqlalchemy.dialects import sqlite
+
+    from adloom.store.sql import _sqlite_timestamp
+
+    bind = DateTime().dialect_impl(sqlite.dialect()).bind_processor(sqlite.dialect())
+    assert bind is not None
+    utc = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    assert _sqlite_timestamp(value) == bind(utc.replace(tzinfo=None))

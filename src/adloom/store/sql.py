@@ -413,8 +413,14 @@ _DECISION_SQL = {
 
 
 def _sqlite_timestamp(value: datetime) -> str:
-    """A timestamp as SQLAlchemy stores it in SQLite (UTC, microseconds, no offset)."""
-    return _utc(value).replace(tzinfo=None).isoformat(" ", "microseconds")
+    """A timestamp as SQLAlchemy stores it in SQLite (UTC, microseconds, no offset).
+
+    The event writer formats one per decision while holding the interpreter lock, so a
+    UTC value (every decision's) is cut from its ISO text rather than copied naive first.
+    """
+    if value.tzinfo is not UTC:
+        value = _utc(value)
+    return value.isoformat(" ", "microseconds")[:26]
 
 
 class SqliteConfig(BackendConfig):

@@ -134,14 +134,14 @@ class MixedPolicy(Policy, ABC):
     def _import(self, state: dict[str, Any]) -> None:
         """Replace learned state from ``_export`` data (lock held); validate first."""
 
-    def _mixed(self, arms: list[str], x: np.ndarray) -> _Rule:
+    def _mixed(self, arms: tuple[str, ...], x: np.ndarray) -> _Rule:
         """The mixed probabilities and greedy mask, from the cache while the state is
-        unchanged."""
-        key = (tuple(arms), np.asarray(x).tobytes())
+        unchanged. Arms are checked on a miss only: a hit's arms were checked when cached."""
+        key = (arms, np.asarray(x).tobytes())
         hit = self._rules.get(key)
         if hit is not None:
             return hit
-        rule, greedy = self._rule(arms, x)
+        rule, greedy = self._rule(check_arms(arms), x)
         eps = self.config.exploration
         probs = rule * (1.0 - eps) + eps / len(arms) if eps > 0.0 else rule
         if len(self._rules) >= RULE_CACHE:
@@ -161,7 +161,7 @@ class MixedPolicy(Policy, ABC):
             self._rules.clear()
 
     def choose(self, arms: Sequence[str], x: np.ndarray) -> Choice:
-        names = check_arms(arms)
+        names = tuple(arms)
         with self._lock:
             values, greedy = self._mixed(names, x)
             u = self._rng.random()
@@ -170,7 +170,7 @@ class MixedPolicy(Policy, ABC):
 
     def probabilities(self, arms: Sequence[str], x: np.ndarray) -> np.ndarray:
         """Each arm's probability of being chosen now under the mixed rule (sums to 1)."""
-        names = check_arms(arms)
+        names = tuple(arms)
         with self._lock:
             values, _ = self._mixed(names, x)
         return np.array(values)
