@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import DateTime, text
+from sqlalchemy.dialects import sqlite
 
 from adloom import registry
 from adloom.domain import EVENT_TYPES, Box, Campaign, Context, Creative, Decision, Event
@@ -37,6 +38,8 @@ from adloom.store.sql import (
     SqliteConfig,
     SqliteStore,
     SqlStore,
+    _sqlite_timestamp,
+    _utc,
 )
 
 T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
@@ -631,12 +634,7 @@ def test_postgres_dropped_database_is_unavailable(pg_admin: str) -> None:
     ],
 )
 def test_raw_sqlite_timestamps_are_what_sqlalchemy_writes(value: datetime) -> None:
-    from sqlalchemy import DateTime
-    from sqlalchemy.dialects import sqlite
-
-    from adloom.store.sql import _sqlite_timestamp
-
-    bind = DateTime().dialect_impl(sqlite.dialect()).bind_processor(sqlite.dialect())
+    dialect = sqlite.dialect()
+    bind = DateTime().dialect_impl(dialect).bind_processor(dialect)
     assert bind is not None
-    utc = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-    assert _sqlite_timestamp(value) == bind(utc.replace(tzinfo=None))
+    assert _sqlite_timestamp(value) == bind(_utc(value).replace(tzinfo=None))
